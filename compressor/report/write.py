@@ -1,0 +1,30 @@
+"""Write a run record as report.json, report.html and summary.md in the output folder, each atomically."""
+
+import json
+from pathlib import Path
+
+from .. import atomic
+
+
+def write_json(record: dict, out_dir) -> Path:
+    return atomic.write_text(Path(out_dir) / "report.json", json.dumps(record, indent=2, default=_plain) + "\n")
+
+
+def write_reports(record: dict, out_dir) -> dict:
+    """Write all three renderings; returns role -> path."""
+    from . import html, summary  # renderers import plotting code; only load them when writing
+
+    out_dir = Path(out_dir)
+    paths = {"report_json": write_json(record, out_dir),
+             "report_html": atomic.write_text(out_dir / "report.html", html.render(record)),
+             "summary_md": atomic.write_text(out_dir / "summary.md", summary.render(record))}
+    return paths
+
+
+def _plain(value):
+    """numpy scalars and arrays -> JSON."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON serializable: {type(value).__name__}")
