@@ -1,0 +1,360 @@
+"""report.html: one self-contained page a person opens (styles and pictures inlined, no scripts, no network).
+
+Order: verdict and budget gauges, headline figures, model/target, per-layer table, charts, the family's pictures,
+then the run's details. Every section is drawn only when the record holds its data; a section whose data is malformed
+shows a one-line note instead of breaking the page.
+"""
+
+from html import escape
+
+from . import charts
+from .summary import PROVENANCE_WORDS, figure_parts, format_figure, format_margin, format_value, verdict_word
+from .templates import STYLE
+
+
+def _e(value) -> str:
+    return escape("" if value is None else str(value))
+
+
+def _dict(value) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value) -> list:
+    return value if isinstance(value, list) else []
+
+
+def _number(value):
+    number = figure_parts(value)[0]
+    return None if isinstance(number, bool) or not isinstance(number, (int, float)) else number
+
+
+def tag(provenance, by=None) -> str:
+    """A small coloured provenance tag with the method in its tooltip."""
+    if not provenance:
+        return ""
+    kind = provenance if provenance in PROVENANCE_WORDS else "other"
+    tip = f"{provenance} by {by}" if by else str(provenance)
+    return f'<span class="tag {kind}" title="{_e(tip)}">{_e(provenance)}</span>'
+
+
+def figure_html(value) -> str:
+    """A figure's value in units, its provenance tag next to it."""
+    _, _, provenance, by = figure_parts(value)
+    return f'<span class="num">{_e(format_figure(value))}</span> {tag(provenance, by)}'
+
+
+def picture(uri, alt) -> str:
+    return f'<img src="{uri}" alt="{_e(alt)}">' if uri else ""
+
+
+def section(title, body, section_id=None, note=None) -> str:
+    if not body:
+        return ""
+    ident = f' id="{_e(section_id)}"' if section_id else ""
+    note_html = f'<p class="note">{note}</p>' if note else ""
+    return f"<section{ident}><h2>{_e(title)}</h2>{note_html}{body}</section>"
+
+
+# --- sections ---------------------------------------------------------------------------------------------------
+
+def header(record) -> str:
+    model, target = _dict(record.get("model")), _dict(record.get("target"))
+    recipe = _dict(record.get("recipe"))
+    title = _e(model.get("name") or "Model") + (f" on {_e(target.get('name'))}" if target.get("name") else "")
+    facts = []
+    if recipe.get("name"):
+        facts.append(f"recipe <b>{_e(recipe['name'])}</b>" + (f" ({_e(recipe['profile'])} profile)"
+                                                                if recipe.get("profile") else ""))
+    elif _list(record.get("command"))[1:2] == ["analyze"]:
+        facts.append("analysis only (no training)")
+    if record.get("created"):
+        facts.append(f"run started {_e(record['created'])}")
+    return f'<header><h1>{title}</h1><p class="sub">{" · ".join(facts)}</p></header>'
+
+
+def status_banner(record) -> str:
+    status = record.get("status")
+    if status in (None, "complete"):
+        return ""
+    return (f'<div class="banner warn" id="status">This run did not finish (status: {_e(status)}). '
+            "Figures below are what it recorded before it stopped.</div>")
+
+
+def verdict_block(record) -> str:
+    verdict = record.get("verdict")
+    budgets = [b for b in _list(record.get("budgets")) if isinstance(b, dict)]
+    failed = [b for b in budgets if b.get("verdict") == "fail"]
+    if verdict == "pass":
+        text = f"Every budget holds ({len(budgets)} of {len(budgets)})."
+    elif verdict == "fail":
+        names = ", ".join(_e(b.get("name", "?")) for b in failed)
+        text = f"{len(failed)} of {len(budgets)} budgets fail" + (f": {names}." if names else ".")
+    else:
+        text = "No budgets were set, so there is nothing to judge."
+    kind = verdict if verdict in ("pass", "fail") else "none"
+    return (f'<div class="verdict {kind}" id="verdict" data-verdict="{kind}">'
+            f'<span class="word">{verdict_word(verdict)}</span><span class="why">{text}</span></div>')
+
+
+def gauges(record) -> str:
+    """One bar per budget: how much of the limit the figure uses (the mark is the limit)."""
+    rows = []
+    for b in _list(record.get("budgets")):
+        if not isinstance(b, dict):
+            continue
+        value, limit, unit = _number(b.get("value")), _number(b.get("limit")), b.get("unit") or ""
+        used = value / limit if value is not None and limit else None
+        width = 0 if used is None else max(0.0, min(used, 1.25)) / 1.25 * 100
+        kind = {"pass": "pass", "fail": "fail"}.get(b.get("verdict"), "none")
+        level = "near" if kind == "pass" and used is not None and used > 0.9 else kind
+        used_text = "-" if used is None else f"{used:.0%} of limit"
+        source = f'<span class="src">from {_e(b["source"])}</span>' if b.get("source") else ""
+        rows.append(
+            f'<div class="gauge {kind}" data-budget="{_e(b.get("name"))}" data-verdict="{kind}">'
+            f'<div class="label"><b>{_e(b.get("name", "?"))}</b> {source}</div>'
+            f'<div class="bar" title="{_e(used_text)}"><div class="fill {level}" style="width:{width:.1f}%"></div>'
+            f'<div class="limit" style="left:{100 / 1.25:.1f}%"></div></div>'
+            f'<div class="figs"><span class="num">{_e(format_value(value, unit))}</span> of '
+            f'{_e(format_value(limit, unit))} · {_e(used_text)} · margin {_e(format_margin(b.get("margin")))} '
+            f'{tag(b.get("provenance"), b.get("by"))}<span class="badge {kind}">{_e(b.get("verdict", "-"))}</span>'
+            f"</div></div>")
+    return section("Budgets", "".join(rows), "budgets",
+                   "The bar shows the figure against its limit (the dark mark); margin is the headroom left, "
+                   "negative when over.")
+
+
+def warnings_block(record) -> str:
+    items = [f"<li>{_e(w)}</li>" for w in _list(record.get("warnings")) if w]
+    return section("Warnings", f'<ul class="warnings">{"".join(items)}</ul>', "warnings") if items else ""
+
+
+def headline(record) -> str:
+    cards = [f'<div class="card"><div class="k">{_e(name)}</div><div class="v">{figure_html(value)}</div></div>'
+             for name, value in _dict(record.get("figures")).items()]
+    return section("Headline figures", f'<div class="cards">{"".join(cards)}</div>', "figures",
+                   "Hover a tag to see how each figure was obtained.") if cards else ""
+
+
+def _facts_table(pairs) -> str:
+    rows = [f"<tr><th>{_e(k)}</th><td>{v}</td></tr>" for k, v in pairs if v not in (None, "", [], {})]
+    return f'<table class="facts">{"".join(rows)}</table>' if rows else ""
+
+
+def _plain(value) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{_e(k)} {_e(_plain_text(v))}" for k, v in value.items())
+    return _e(_plain_text(value))
+
+
+def _plain_text(value) -> str:
+    if isinstance(value, (list, tuple)):
+        return " × ".join("?" if v is None else str(v) for v in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {_plain_text(v)}" for k, v in value.items())
+    return "" if value is None else str(value)
+
+
+def context(record) -> str:
+    model, target, data = _dict(record.get("model")), _dict(record.get("target")), _dict(record.get("data"))
+    model_html = _facts_table([("name", _e(model.get("name"))), ("family", _e(model.get("family"))),
+                               ("task", _e(model.get("task"))), ("source", _e(model.get("source"))),
+                               ("input shape", _plain(model.get("input_shape"))),
+                               ("output shape", _plain(model.get("output_shape")))])
+    target_pairs = [("name", _e(target.get("name"))), ("kind", _e(target.get("kind"))),
+                    ("description", _e(target.get("description")))]
+    if target.get("clock_hz"):
+        target_pairs.append(("clock", _e(f"{target['clock_hz'] / 1e6:g} MHz")))
+    if target.get("clock_mhz"):
+        target_pairs.append(("clock", _e(f"{target['clock_mhz']:g} MHz")))
+    for key, label in (("flash_bytes", "flash"), ("sram_bytes", "SRAM")):
+        if _number(target.get(key)) is not None:
+            target_pairs.append((label, _e(format_value(target[key], "bytes"))))
+    target_pairs += [("part", _e(target.get("part"))), ("resources", _plain(target.get("resources")))]
+    data_html = _facts_table([("source", _e(data.get("source"))), ("front end", _plain(data.get("frontend"))),
+                              ("shapes", _plain(data.get("shapes")))])
+    boxes = [f'<div class="box"><h3>{t}</h3>{h}</div>'
+             for t, h in (("Model", model_html), ("Target", _facts_table(target_pairs)), ("Data", data_html)) if h]
+    return section("What was compressed, for what", f'<div class="boxes">{"".join(boxes)}</div>', "context")
+
+
+def _energy_total(layer):
+    parts = [_number(v) for v in _dict(layer.get("energy_pj")).values()]
+    parts = [p for p in parts if p is not None]
+    return sum(parts) if parts else None
+
+
+def _bits(value) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {v}" for k, v in value.items())
+    return "" if value is None else str(value)
+
+
+def layer_table(record) -> str:
+    layers = [layer for layer in _list(record.get("layers")) if isinstance(layer, dict)]
+    if not layers:
+        return ""
+    energies = [_energy_total(layer) for layer in layers]
+    macs = [_number(layer.get("macs")) for layer in layers]
+    use_energy = any(e for e in energies)
+    shares_of = energies if use_energy else macs
+    total = sum(s for s in shares_of if s) or None
+    share_label = "share of energy" if use_energy else "share of MACs"
+    columns = [("params", "params", "count"), ("zeros", "zeros", "count"), ("macs", "MACs", "count"),
+               ("bytes", "bytes", "bytes")]
+    columns = [c for c in columns if any(layer.get(c[0]) is not None for layer in layers)]
+    has_bits = any(layer.get("bits") is not None for layer in layers)
+    head = ("<tr><th>layer</th><th>type</th>" + "".join(f'<th class="r">{_e(c[1])}</th>' for c in columns)
+            + ("<th>bits</th>" if has_bits else "") + ('<th class="r">energy</th>' if use_energy else "")
+            + f"<th>{share_label}</th></tr>")
+    body = []
+    for layer, energy, share_value in zip(layers, energies, shares_of):
+        cells = []
+        for key, _, kind in columns:
+            value = _number(layer.get(key))
+            text = format_value(value, "bytes") if kind == "bytes" and value is not None else (
+                f"{value:,.0f}" if value is not None else "")
+            if key == "zeros" and value is not None and _number(layer.get("params")):
+                text += f" ({value / _number(layer['params']):.0%})"
+            cells.append(f'<td class="r">{_e(text)}</td>')
+        share = share_value / total if share_value and total else 0.0
+        body.append(
+            f"<tr><td>{_e(layer.get('name'))}</td><td>{_e(layer.get('type'))}</td>{''.join(cells)}"
+            + (f"<td>{_e(_bits(layer.get('bits')))}</td>" if has_bits else "")
+            + (f'<td class="r">{_e(format_value(energy, "pJ")) if energy is not None else ""}</td>'
+               if use_energy else "")
+            + f'<td><div class="share"><div style="width:{share * 100:.1f}%"></div></div>'
+              f'<span class="pct">{share:.1%}</span></td></tr>')
+    totals = [f'<td class="r">{_e(format_value(sum(_number(layer.get(c[0])) or 0 for layer in layers), "bytes") if c[2] == "bytes" else f"{sum(_number(layer.get(c[0])) or 0 for layer in layers):,.0f}")}</td>'
+              for c in columns]
+    body.append("<tr class=\"total\"><td>total</td><td></td>" + "".join(totals)
+                + ("<td></td>" if has_bits else "")
+                + (f'<td class="r">{_e(format_value(sum(e for e in energies if e), "pJ"))}</td>' if use_energy else "")
+                + "<td>100%</td></tr>")
+    figures = _dict(record.get("figures"))
+    notes = [f"{label}: {tag(figure_parts(figures[key])[2], figure_parts(figures[key])[3])}"
+             for key, label in (("params", "parameters"), ("macs", "MACs"), ("energy_pj", "energy"))
+             if isinstance(figures.get(key), dict)]
+    note = "Per inference, final model. " + " · ".join(notes)
+    return section("Layers", f'<div class="scroll"><table class="layers">{head}{"".join(body)}</table></div>',
+                   "layers", note)
+
+
+def energy_chart(record) -> str:
+    uri = charts.energy_split(_list(record.get("layers")))
+    energy = _dict(record.get("figures")).get("energy_pj") or _dict(record.get("figures")).get("energy_j")
+    note = "Where each layer's energy goes: reading inputs, reading parameters, and the arithmetic itself."
+    if isinstance(energy, dict):
+        note += " " + tag(energy.get("provenance"), energy.get("by"))
+    return section("Energy per layer", picture(uri, "energy per layer, split"), "energy", note) if uri else ""
+
+
+def steps_block(record) -> str:
+    steps = [s for s in _list(record.get("steps")) if isinstance(s, dict)]
+    if not steps:
+        return ""
+    rows = []
+    for step in steps:
+        metrics = " ".join(f'<span class="metric">{_e(k)} {figure_html(v)}</span>'
+                           for k, v in _dict(step.get("metrics")).items())
+        notes = "".join(f'<div class="stepnote">{_e(n)}</div>' for n in _list(step.get("notes")))
+        seconds = _number(step.get("seconds"))
+        rows.append(f"<tr><td><b>{_e(step.get('name'))}</b></td><td>{_e(step.get('kind'))}</td>"
+                    f'<td class="r">{_e(format_value(seconds, "s")) if seconds is not None else ""}</td>'
+                    f"<td>{metrics}{notes}</td></tr>")
+    table = ('<table class="steps"><tr><th>step</th><th>kind</th><th class="r">time</th><th>metrics</th></tr>'
+             + "".join(rows) + "</table>")
+    chart = picture(charts.step_metrics(steps), "metrics before and after each step")
+    return section("Steps", table + chart, "steps",
+                   "What each step did, how long it took, and what it measured; the charts compare steps.")
+
+
+def histograms(record) -> str:
+    uri = charts.weight_histograms(_dict(_dict(record.get("views")).get("weight_histograms")))
+    return section("Weights of the quantized layers", picture(uri, "weight histograms"), "weights",
+                   "Few distinct values mean the quantizer did its job (ternary layers show three bars).") if uri else ""
+
+
+def spectrogram_block(record) -> str:
+    uri = charts.spectrograms(_dict(_dict(record.get("views")).get("spectrograms")))
+    return section("Spectrograms", picture(uri, "spectrograms"), "spectrograms",
+                   "Same colour scale in every panel: the reconstructions should look like the original.") if uri else ""
+
+
+def waveform_block(record) -> str:
+    waves = _dict(_dict(record.get("views")).get("waveforms"))
+    uri = charts.waveforms(waves)
+    if not uri:
+        return ""
+    esr_rows = []
+    for model in ("teacher", "student"):
+        value = charts.esr(waves.get("target"), waves.get(model))
+        if value is not None:
+            esr_rows.append(f"<tr><th>{model}</th><td class=\"r\">{value:.4f}</td></tr>")
+    esr_html = ('<table class="facts"><tr><th>model</th><th>ESR on this excerpt</th></tr>' + "".join(esr_rows)
+                + "</table>") if esr_rows else ""
+    return section("Waveforms", picture(uri, "waveform overlay") + esr_html, "waveforms",
+                   "The emulators' output over the real device's (target). ESR = Σ(y − ŷ)² / Σy², lower is better; "
+                   "computed here on the excerpt shown (the test-set ESR is in the step metrics).")
+
+
+def confusion_block(record) -> str:
+    uri = charts.confusion(_dict(_dict(record.get("views")).get("confusion")))
+    return section("Confusion matrix", picture(uri, "confusion matrices"), "confusion",
+                   "Rows are the true class, columns the predicted one; a strong diagonal is good.") if uri else ""
+
+
+def probe_block(record) -> str:
+    uri = charts.probe(_dict(_dict(record.get("views")).get("probe")))
+    return section("Probe accuracy", picture(uri, "probe accuracy before and after"), "probe",
+                   "A linear probe trained on frozen embeddings: how much of the representation survives "
+                   "compression.") if uri else ""
+
+
+def artifacts_block(record) -> str:
+    items = [f'<tr><th>{_e(role)}</th><td><a href="{_e(path)}">{_e(path)}</a></td></tr>'
+             for role, path in _dict(record.get("artifacts")).items() if path]
+    return section("Files written", f'<table class="facts">{"".join(items)}</table>', "artifacts") if items else ""
+
+
+def run_details(record) -> str:
+    command = record.get("command")
+    command = " ".join(str(c) for c in command) if isinstance(command, list) else command
+    stack = ", ".join(f"{_e(k)} {_e(v)}" for k, v in _dict(record.get("stack")).items() if v)
+    body = _facts_table([("command", f"<code>{_e(command)}</code>" if command else ""),
+                         ("seed", _e(record.get("seed"))), ("status", _e(record.get("status"))),
+                         ("report schema", _e(record.get("schema"))), ("software", stack)])
+    return section("Run details", body, "run")
+
+
+def legend() -> str:
+    return ('<footer>Tags: ' + tag("measured", "in this run: an interpreter, a C simulation, a test metric")
+            + " in this run · " + tag("estimated", "by a named model (hover each tag to see which)")
+            + " by a named model · " + tag("counted", "exactly, from the model's structure")
+            + " exactly from the model's structure.</footer>")
+
+
+SECTIONS = (status_banner, verdict_block, gauges, warnings_block, headline, context, layer_table, energy_chart,
+            steps_block, histograms, spectrogram_block, waveform_block, confusion_block, probe_block,
+            artifacts_block, run_details)
+
+
+def _guarded(draw, record) -> str:
+    try:
+        return draw(record)
+    except Exception as error:  # noqa: BLE001 - one malformed section must not cost the reader the whole page
+        return (f'<p class="section-error">The {_e(draw.__name__.replace("_", " "))} section could not be drawn '
+                f"from this record ({_e(type(error).__name__)}: {_e(error)}).</p>")
+
+
+def render(record: dict) -> str:
+    record = record if isinstance(record, dict) else {}
+    model, target = _dict(record.get("model")), _dict(record.get("target"))
+    title = "compressor report: " + str(model.get("name") or "model") + (
+        f" on {target.get('name')}" if target.get("name") else "")
+    body = "".join(_guarded(draw, record) for draw in SECTIONS)
+    return ('<!doctype html><html lang="en"><head><meta charset="utf-8">'
+            '<meta name="viewport" content="width=device-width, initial-scale=1">'
+            '<link rel="icon" href="data:,">'  # stops the browser asking for /favicon.ico
+            f"<title>{_e(title)}</title><style>{STYLE}</style></head><body><main>"
+            f"{_guarded(header, record)}{body}{legend()}</main></body></html>\n")
