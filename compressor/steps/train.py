@@ -1,0 +1,51 @@
+"""Fit a Keras model with a loss and optimizer named in a recipe; one seed makes it reproducible."""
+
+import random
+
+import numpy as np
+import tensorflow as tf
+
+from compressor.errors import BadInput
+from compressor.steps.losses import get_loss
+
+
+def set_seed(seed: int):
+    """Seed python, numpy and TF, and make TF ops deterministic (same machine, same result)."""
+    random.seed(seed)
+    np.random.seed(seed)
+    tf.keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+
+
+def make_optimizer(name, lr):
+    """A Keras optimizer by name ("adam", "sgd", "adamw" ...) with learning rate `lr`."""
+    if isinstance(name, tf.keras.optimizers.Optimizer):
+        return name
+    try:
+        return tf.keras.optimizers.get({"class_name": name, "config": {"learning_rate": lr}})
+    except ValueError as e:
+        raise BadInput(f"unknown optimizer {name!r}: expected a Keras optimizer name such as 'adam' or 'sgd'") from e
+
+
+def as_dataset(data, batch_size, shuffle_seed=None):
+    """(x, y) arrays, x alone, or a tf.data.Dataset (already batched) -> a batched Dataset."""
+    if data is None or isinstance(data, tf.data.Dataset):
+        return data
+    ds = tf.data.Dataset.from_tensor_slices(tuple(data) if isinstance(data, (tuple, list)) else data)
+    if shuffle_seed is not None:
+        ds = ds.shuffle(len(data[0]) if isinstance(data, (tuple, list)) else len(data), seed=shuffle_seed,
+                        reshuffle_each_iteration=True)
+    return ds.batch(batch_size)
+
+
+def fit(model, data_train, data_val=None, *, loss, optimizer="adam", lr=1e-3, epochs=1, batch_size=32, seed=0,
+        callbacks=(), verbose=0, metrics=None, loss_params=None) -> dict:
+    """Compile `model` with `loss` (a name for get_loss, or a callable) and `optimizer`, fit it, return the history
+    (metric name -> list of per-epoch values)."""
+    set_seed(seed)
+    model.compile(optimizer=make_optimizer(optimizer, lr), loss=get_loss(loss, **(loss_params or {})),
+                  metrics=list(metrics or []))
+    history = model.fit(as_dataset(data_train, batch_size, shuffle_seed=seed), epochs=epochs,
+                        validation_data=as_dataset(data_val, batch_size), callbacks=list(callbacks),
+                        verbose=verbose)
+    return {k: [float(v) for v in vals] for k, vals in history.history.items()}
