@@ -1,0 +1,144 @@
+"""Runs a recipe: validate everything, then the steps in order with a context carried between them, a checkpoint
+after each step, and the run record that becomes report.json."""
+
+import hashlib
+import json
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import atomic
+from .errors import BadInput
+from .recipe import Recipe, load_recipe
+from .report.record import new_record
+from .targets import load_target
+
+
+@dataclass
+class Context:
+    recipe: Recipe
+    target: object
+    data: object                    # compressor.audio.dataset.Dataset
+    out: Path
+    seed: int
+    quick: bool
+    record: dict
+    models: dict = field(default_factory=dict)      # slot -> keras.Model
+    trained: set = field(default_factory=set)       # slots trained so far
+    state: dict = field(default_factory=dict)       # JSON-able results later steps read (metrics, artifact paths)
+    log_prefix: str = ""
+
+    def log(self, msg):
+        print(f"{self.log_prefix}{msg}", flush=True)
+
+    @property
+    def delivered(self):
+        return self.models[self.recipe.deliver]
+
+
+def run_recipe(name, *, data=None, out=None, quick=False, resume=False, seed=None, budgets=None, log=True) -> dict:
+    """Run recipe `name` (a shipped recipe name or a YAML path) and return its record; reports land in `out`."""
+    from .audio.dataset import load_data
+    from .steps import kinds
+
+    recipe = load_recipe(name).profile(quick)
+    target = load_target(recipe.target)
+    seed = recipe.seed if seed is None else seed
+    out = Path(out) if out else Path("out") / recipe.name
+    data_source = data or recipe.data
+    if data_source not in (None, "builtin") and not Path(data_source).exists():
+        raise BadInput(f"--data {data_source}: no such file or folder")
+
+    record = new_record()
+    record.update(seed=seed, target=_target_dict(target),
+                  recipe={**recipe.as_dict(), "profile": "quick" if quick else "full"})
+    dataset = load_data(None if data_source == "builtin" else data_source, recipe.family, quick=quick, seed=seed,
+                        frontend=recipe.frontend or None)
+    record["data"] = {"source": dataset.name, "frontend": dataset.frontend, "classes": dataset.classes,
+                      "shapes": {k: list(getattr(dataset, k).shape) for k in ("x_train", "x_val", "x_test")}}
+    ctx = Context(recipe, target, dataset, out, seed, quick, record)
+    ctx.models = kinds.build_models(recipe)
+    kinds.check_all(ctx)                    # everything that can be rejected is rejected before training
+    if budgets:
+        record.setdefault("cli_budgets", {}).update(budgets)
+
+    checkpoint = Checkpoint(out / ".checkpoint", _fingerprint(recipe, seed, quick, dataset.name))
+    start = checkpoint.restore(ctx) if resume else 0
+    if not resume:
+        checkpoint.clear()
+    for index, step in enumerate(recipe.steps):
+        if index < start:
+            continue
+        ctx.log_prefix = f"[{index + 1}/{len(recipe.steps)} {step.name}] "
+        ctx.log(f"{step.kind} of '{step.model}'")
+        kinds.set_seed(seed + index)        # per-step seed: a resumed run replays the same randomness
+        t0 = time.perf_counter()
+        result = kinds.run(ctx, step)
+        if kinds.TRAINS[step.kind]:
+            ctx.trained.add(step.model)
+        record["steps"].append({"name": step.name, "kind": step.kind, "model": step.model,
+                                "seconds": round(time.perf_counter() - t0, 2), **result})
+        checkpoint.save(ctx, index + 1)
+    ctx.log_prefix = ""
+    kinds.finish(ctx, budgets or {})
+    record["status"] = "complete"
+    from .report.write import write_reports
+    record["artifacts"].update({"report_json": "report.json", "report_html": "report.html",
+                                "summary_md": "summary.md"})
+    write_reports(record, out)
+    return record
+
+
+class Checkpoint:
+    """After each step: every model slot's weights and the context state. A resumed run rebuilds the slots from
+    the recipe, replays the structural part of the finished steps (no training), then loads the weights: this avoids
+    deserializing QKeras models, which fails on this stack (SPEC 0)."""
+
+    def __init__(self, folder: Path, fingerprint: str):
+        self.folder, self.fingerprint = folder, fingerprint
+
+    def clear(self):
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def save(self, ctx: Context, steps_done: int):
+        with atomic.staged_dir(self.folder) as tmp:
+            for slot, model in ctx.models.items():
+                model.save_weights(str(tmp / f"{slot}.weights.h5"))
+            state = {"fingerprint": self.fingerprint, "steps_done": steps_done, "trained": sorted(ctx.trained),
+                     "state": ctx.state, "steps": ctx.record["steps"]}
+            (tmp / "state.json").write_text(json.dumps(state, default=_plain))
+
+    def restore(self, ctx: Context) -> int:
+        from .steps import kinds
+
+        state_file = self.folder / "state.json"
+        if not state_file.is_file():
+            ctx.log("no checkpoint to resume from: starting from the first step")
+            return 0
+        state = json.loads(state_file.read_text())
+        if state["fingerprint"] != self.fingerprint:
+            raise BadInput(f"{self.folder}: the checkpoint was made by a different recipe, seed, profile or data; "
+                           "run without --resume")
+        done = state["steps_done"]
+        for step in ctx.recipe.steps[:done]:
+            kinds.restructure(ctx, step)
+        for slot, model in ctx.models.items():
+            model.load_weights(str(self.folder / f"{slot}.weights.h5"))
+        ctx.trained, ctx.state = set(state["trained"]), state["state"]
+        ctx.record["steps"] = state["steps"]
+        ctx.log(f"resumed after step {done} of {len(ctx.recipe.steps)}")
+        return done
+
+
+def _fingerprint(recipe: Recipe, seed, quick, data_name) -> str:
+    text = json.dumps([recipe.as_dict(), seed, quick, data_name], sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _target_dict(target) -> dict:
+    return {k: v for k, v in target.__dict__.items()}
+
+
+def _plain(value):
+    return value.tolist() if hasattr(value, "tolist") else str(value)

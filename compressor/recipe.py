@@ -1,0 +1,202 @@
+"""Recipes as data: `recipes/<name>.yaml`, validated before any work starts.
+
+A recipe names model slots (built from the zoo, copied from another slot, or loaded from a file), the data, the
+target, an ordered list of steps acting on those slots, budgets, and a `quick` profile that shrinks epochs and data.
+Every error names the file and the field.
+"""
+
+import copy
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import BadInput
+from .schema import Fields, load_yaml
+
+RECIPES_DIR = Path(__file__).resolve().parent.parent / "recipes"
+FAMILIES = ("cae", "dcase", "effects", "mae", "speech")
+# Step kinds and whether they train the model they act on (a model must be trained before it is exported or
+# used as a teacher, unless it was loaded from a file).
+STEP_KINDS = {"train": True, "quantize": True, "prune": True, "distill": True, "ptq": False,
+              "export_hls": False, "energy": False, "probe": False, "generate": False}
+EXPORT_KINDS = ("ptq", "export_hls", "generate")
+
+
+@dataclass(frozen=True)
+class ModelSlot:
+    name: str
+    zoo: str | None = None          # a zoo model name
+    args: dict = field(default_factory=dict)
+    copy_of: str | None = None      # same architecture and initial weights as another slot
+    path: str | None = None         # a trained Keras model file
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    kind: str
+    model: str                      # the slot the step acts on
+    teacher: str | None             # distill only
+    params: dict
+
+
+@dataclass(frozen=True)
+class Recipe:
+    name: str
+    path: Path
+    description: str
+    family: str
+    target: str
+    seed: int
+    data: str
+    frontend: dict
+    models: dict                    # slot name -> ModelSlot
+    deliver: str                    # the slot that is analyzed, exported and judged against the budgets
+    steps: tuple
+    budgets: dict
+    quick: dict                     # {"steps": {step: params override}, "models": {slot: args override}}
+
+    def profile(self, quick: bool) -> "Recipe":
+        """The recipe with the quick profile's overrides applied to its steps (or itself, for the full profile)."""
+        if not quick:
+            return self
+        step_over, model_over = self.quick["steps"], self.quick["models"]
+        steps = tuple(Step(s.name, s.kind, s.model, s.teacher, _merge(s.params, step_over.get(s.name, {})))
+                      for s in self.steps)
+        models = {n: ModelSlot(m.name, m.zoo, _merge(m.args, model_over.get(n, {})), m.copy_of, m.path)
+                  for n, m in self.models.items()}
+        return Recipe(**{**self.__dict__, "steps": steps, "models": models})
+
+    def as_dict(self) -> dict:
+        return {"name": self.name, "path": str(self.path), "description": self.description, "family": self.family,
+                "target": self.target, "deliver": self.deliver, "budgets": self.budgets,
+                "steps": [{"name": s.name, "kind": s.kind, "model": s.model, "teacher": s.teacher,
+                           "params": s.params} for s in self.steps]}
+
+
+def recipe_names() -> list[str]:
+    return sorted(p.stem for p in RECIPES_DIR.glob("*.yaml"))
+
+
+def recipe_path(name_or_path) -> Path:
+    path = Path(name_or_path)
+    if path.suffix in (".yaml", ".yml"):
+        if not path.is_file():
+            raise BadInput(f"{path}: no such recipe file")
+        return path
+    path = RECIPES_DIR / f"{name_or_path}.yaml"
+    if not path.is_file():
+        raise BadInput(f"unknown recipe '{name_or_path}' (known: {', '.join(recipe_names())})")
+    return path
+
+
+def load_recipe(name_or_path) -> Recipe:
+    path = recipe_path(name_or_path)
+    where = str(path)
+    f = Fields(load_yaml(path), where)
+    name = f.get("name", str)
+    description = f.get("description", str)
+    family = f.get("family", str, choices=FAMILIES)
+    target = f.get("target", str)
+    seed = f.get("seed", int, default=0)
+    data = f.get("data", str, default="builtin")
+    frontend = f.get("frontend", dict, default={})
+    models = _models(f.sub("models"), where)
+    deliver = f.get("deliver", str, choices=tuple(models))
+    steps = _steps(f.get("steps", list), models, where)
+    budgets = _budgets(f.get("budgets", dict, default={}), where)
+    quick = _quick(f.sub("quick", default={}) or Fields({}, f"{where}.quick"), steps, models, where)
+    f.done()
+    _check_order(steps, models, deliver, where)
+    return Recipe(name, path, description, family, target, seed, data, frontend, models, deliver, tuple(steps),
+                  budgets, quick)
+
+
+def _models(f: Fields, where) -> dict:
+    slots = {}
+    for slot_name in f.data:
+        m = f.sub(slot_name)
+        slot = ModelSlot(slot_name, zoo=m.get("zoo", str, default=None), args=m.get("args", dict, default={}),
+                         copy_of=m.get("copy_of", str, default=None), path=m.get("path", str, default=None))
+        m.done()
+        sources = [s for s in (slot.zoo, slot.copy_of, slot.path) if s is not None]
+        if len(sources) != 1:
+            raise BadInput(f"{where}.models.{slot_name}: give exactly one of 'zoo', 'copy_of', 'path'")
+        if slot.copy_of is not None and slot.copy_of not in f.data:
+            raise BadInput(f"{where}.models.{slot_name}: field 'copy_of': no model slot '{slot.copy_of}'")
+        slots[slot_name] = slot
+    if not slots:
+        raise BadInput(f"{where}: field 'models': at least one model slot is needed")
+    return slots
+
+
+def _steps(items, models, where) -> list[Step]:
+    steps, seen = [], set()
+    for i, item in enumerate(items):
+        s = Fields(item, f"{where}.steps[{i}]")
+        name = s.get("name", str)
+        s.where = f"{where}.steps[{i}] ({name})"
+        if name in seen:
+            raise BadInput(f"{s.where}: field 'name': duplicate step name '{name}'")
+        seen.add(name)
+        kind = s.get("kind", str, choices=tuple(STEP_KINDS))
+        model = s.get("model", str, choices=tuple(models))
+        teacher = s.get("teacher", str, default=None, choices=tuple(models) + (None,))
+        if (kind == "distill") != (teacher is not None):
+            raise BadInput(f"{s.where}: field 'teacher': "
+                           + ("a distill step needs a teacher slot" if kind == "distill" else "only distill steps have one"))
+        params = s.get("params", dict, default={})
+        s.done()
+        steps.append(Step(name, kind, model, teacher, params))
+    if not steps:
+        raise BadInput(f"{where}: field 'steps': at least one step is needed")
+    return steps
+
+
+def _budgets(budgets: dict, where) -> dict:
+    out = {}
+    for k, v in budgets.items():
+        if isinstance(v, str):
+            try:
+                v = float(v)
+            except ValueError:
+                pass
+        if not isinstance(v, (int, float)) or isinstance(v, bool) or v <= 0:
+            raise BadInput(f"{where}: field 'budgets.{k}': must be a positive number, got {v!r}")
+        out[str(k)] = v
+    return out
+
+
+def _quick(f: Fields, steps, models, where) -> dict:
+    """The quick profile: step parameter overrides by step name, model-argument overrides by slot name."""
+    quick = {"steps": f.get("steps", dict, default={}), "models": f.get("models", dict, default={})}
+    f.done()
+    for part, names in (("steps", {s.name for s in steps}), ("models", set(models))):
+        for key, override in quick[part].items():
+            if key not in names:
+                raise BadInput(f"{where}: field 'quick.{part}.{key}': no {part[:-1]} named '{key}'")
+            if not isinstance(override, dict):
+                raise BadInput(f"{where}: field 'quick.{part}.{key}': expected a mapping")
+    return quick
+
+
+def _check_order(steps, models, deliver, where):
+    """Reject orders that cannot work: exporting, or teaching with, a model that has not been trained yet."""
+    trained = {name for name, slot in models.items() if slot.path is not None}
+    for i, step in enumerate(steps):
+        at = f"{where}.steps[{i}] ({step.name})"
+        if step.teacher is not None and step.teacher not in trained:
+            raise BadInput(f"{at}: field 'teacher': model '{step.teacher}' is not trained by any earlier step")
+        if step.kind in EXPORT_KINDS and step.model not in trained:
+            raise BadInput(f"{at}: field 'kind': {step.kind} of model '{step.model}' before any step trains it")
+        if STEP_KINDS[step.kind]:
+            trained.add(step.model)
+    if deliver not in trained:
+        raise BadInput(f"{where}: field 'deliver': model '{deliver}' is never trained by a step")
+
+
+def _merge(base: dict, override: dict) -> dict:
+    """Nested dict merge; override wins."""
+    out = copy.deepcopy(base)
+    for k, v in override.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else copy.deepcopy(v)
+    return out
