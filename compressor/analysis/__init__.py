@@ -1,0 +1,1 @@
+"""Analysis of a model without training it: counts, memory, MCU latency/energy estimates, budgets."""

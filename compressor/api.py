@@ -1,0 +1,213 @@
+"""The Python API behind the CLI: analyze a Keras model for a target, or compress it to int8 TFLite for a Cortex-M.
+
+    record = compressor.api.analyze("kws.keras", "cortex-m4", budgets={"macs": 30e6})
+    record = compressor.api.compress_model("kws.keras", "cortex-m4", data="inputs.npz", out="out/kws")
+
+Both return the run record (compressor/report/record.py). Nothing is written before every check has passed.
+"""
+
+import dataclasses
+import time
+from pathlib import Path
+
+import numpy as np
+
+from . import data_arrays
+from .analysis import budgets as budget_rules
+from .analysis import counts, mcu, memory
+from .errors import BadInput, VerificationFailed
+from .figures import counted, estimated, measured
+from .report.record import new_record
+from .targets import load_target
+
+CALIBRATION_SAMPLES = 200    # representative set for the converter
+VERIFY_SAMPLES = 32          # samples run through Keras, TFLite and TFLite Micro
+MAX_ERROR_LSB = 16           # int8 vs Keras: beyond this many output LSBs the export is wrong, not just rounded
+MIN_TOP1_AGREEMENT = 0.9     # classifiers: fraction of samples whose top-1 class must agree
+TFLM_MAX_DIFF_LSB = 1        # TFLite Micro vs TFLite: identical kernels expected; one LSB of rounding tolerated
+
+
+def load_model(path):
+    """A Keras model from a .keras / .h5 file or SavedModel folder, QKeras and tfmot layers included."""
+    path = Path(path)
+    if not path.exists():
+        raise BadInput(f"{path}: no such model file")
+    import tensorflow as tf
+    import tensorflow_model_optimization as tfmot
+    from qkeras.utils import _add_supported_quantized_objects
+
+    custom = {}
+    _add_supported_quantized_objects(custom)
+    try:
+        with tfmot.sparsity.keras.prune_scope():
+            model = tf.keras.models.load_model(path, custom_objects=custom, compile=False)
+    except Exception as e:
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
+        raise BadInput(f"{path}: not a Keras model ({first})") from None
+    if not isinstance(model, tf.keras.Model):
+        raise BadInput(f"{path}: not a Keras model")
+    return model
+
+
+def _task(model) -> str:
+    out, inp = tuple(model.output_shape[1:]), tuple(model.input_shape[1:])
+    if out == inp:
+        return "autoencoder"
+    return "classification" if len(out) == 1 and out[0] and out[0] > 1 else "regression"
+
+
+def _start(model, source, target, command) -> dict:
+    record = new_record(command)
+    record["model"] = {"name": model.name, "source": str(source) if source else None, "family": None,
+                       "task": _task(model), "input_shape": list(model.input_shape),
+                       "output_shape": list(model.output_shape)}
+    record["target"] = dataclasses.asdict(target) | {"kind": target.kind}
+    return record
+
+
+def _inputs(model, data, record) -> np.ndarray:
+    if data is None:
+        x = data_arrays.synthetic_inputs(model.input_shape)
+        record["warnings"].append(data_arrays.SYNTHETIC_WARNING.format(n=len(x)))
+        record["data"] = {"source": "synthetic", "shapes": {"x": list(x.shape)}}
+    elif isinstance(data, np.ndarray):
+        x = data_arrays.check_inputs(data, model.input_shape, "data")
+        record["data"] = {"source": "array", "shapes": {"x": list(x.shape)}}
+    else:
+        x = data_arrays.load_inputs(data, model.input_shape)
+        record["data"] = {"source": str(data), "shapes": {"x": list(x.shape)}}
+    return x
+
+
+def _keras_step(model, record):
+    rows = counts.keras_layer_counts(model)
+    total = counts.totals(rows)
+    record["steps"].append({"name": "keras_counts", "kind": "analysis", "seconds": None, "artifacts": {}, "notes": [],
+                            "metrics": {"params": counted(total["params"], "", "keras weights, zeros included"),
+                                        "zeros": counted(total["zeros"], "", "keras weights == 0"),
+                                        "macs": counted(total["macs"], "MAC",
+                                                        "qkeras.estimate for Q-layers, by layer type otherwise")}})
+    record["figures"]["params"] = counted(total["params"], "", "keras weights (all, zeros included)")
+    record["figures"]["zeros"] = counted(total["zeros"], "", "keras weights equal to 0")
+    return rows, total
+
+
+def _mcu_figures(model, x, target, record) -> tuple[bytes, object]:
+    """Convert to int8, count on the flatbuffer (NeSsi), measure the TFLM arena, estimate latency and energy."""
+    from .export import tflite, tflm
+
+    started = time.time()
+    tflite_bytes = tflite.to_int8_tflite(model, x[:CALIBRATION_SAMPLES])
+    interp = tflm.load(tflite_bytes)   # fails here, naming the operator, if TFLM cannot run the model
+    arena = tflm.arena_bytes(interp)
+    rows = counts.tflite_layer_counts(tflite_bytes)
+    total = counts.totals(rows)
+    peak, at = memory.peak_activation_bytes(tflite_bytes)
+    nessi = "int8 TFLite, DCASE NeSsi rules"
+    record["layers"] = rows
+    record["figures"].update({
+        "macs": counted(total["macs"], "MAC", nessi),
+        "tflite_params": counted(total["params"], "", f"constant tensors of compute operators ({nessi})"),
+        "weights_bytes": counted(total["bytes"], "bytes", f"constant tensors of compute operators ({nessi})"),
+        "flash_bytes": counted(len(tflite_bytes), "bytes", "size of model_int8.tflite"),
+        "arena_bytes": measured(arena, "bytes", "tflite-micro arena (print_allocations)"),
+        "peak_activation_bytes": estimated(peak, "bytes", f"tensor lifetimes over the TFLite graph (peak at {at})"),
+        "latency_s": mcu.latency_s(total["macs"], target),
+        "energy_j": mcu.energy_j(total["macs"], target),
+    })
+    record["steps"].append({"name": "int8_tflite", "kind": "export", "seconds": round(time.time() - started, 2),
+                            "metrics": {}, "artifacts": {}, "notes": [f"calibrated on {min(len(x), CALIBRATION_SAMPLES)}"
+                                                                      " samples"]})
+    return tflite_bytes, interp
+
+
+def _judge(record, target, budgets):
+    return budget_rules.apply(record, {"target": budget_rules.target_limits(target), "cli": budgets or {}})
+
+
+def analyze(model_or_path, target, budgets=None, data=None, command=None) -> dict:
+    """Counts, memory, latency/energy estimates and the budget verdict of a Keras model on a target. No training."""
+    target = load_target(target) if isinstance(target, (str, Path)) else target
+    budgets = {budget_rules.ALIASES.get(k, k): v for k, v in (budgets or {}).items()}
+    source = model_or_path if isinstance(model_or_path, (str, Path)) else None
+    model = load_model(model_or_path) if source else model_or_path
+    record = _start(model, source, target, command)
+    x = _inputs(model, data, record)
+    _, keras_total = _keras_step(model, record)
+    if target.kind == "fpga":
+        from .analysis.fpga import analyze_fpga  # another module's job; loaded only for FPGA targets
+        record["figures"].setdefault("macs", counted(keras_total["macs"], "MAC", "keras layers"))
+        analyze_fpga(model, target, record)
+    else:
+        _mcu_figures(model, x, target, record)
+    _judge(record, target, budgets)
+    record["status"] = "complete"
+    return record
+
+
+def compress_model(model_path, target, data=None, out=None, budgets=None, command=None) -> dict:
+    """Int8 TFLite + TFLite Micro C array for an MCU target, checked in this run; everything lands in `out`."""
+    from .export import carray, tflite, tflm
+    from . import atomic
+
+    target = load_target(target) if isinstance(target, (str, Path)) else target
+    if target.kind != "mcu":
+        raise BadInput(f"target '{target.name}' is an FPGA: FPGA export runs through a recipe "
+                       "(compress --recipe ...); `compress analyze --target` estimates it")
+    budgets = {budget_rules.ALIASES.get(k, k): v for k, v in (budgets or {}).items()}
+    model = load_model(model_path)
+    out = Path(out) if out else Path("out") / Path(model_path).stem
+    record = _start(model, model_path, target, command)
+    x = _inputs(model, data, record)
+    _keras_step(model, record)
+    tflite_bytes, _ = _mcu_figures(model, x, target, record)
+
+    started = time.time()
+    check, xq, yq = tflite.verify_against_keras(model, tflite_bytes, x[:VERIFY_SAMPLES],
+                                                record["model"]["task"] == "classification")
+    micro, _ = tflm.run_tflm(tflite_bytes, xq)
+    tflm_diff = int(np.max(np.abs(micro.astype(np.int32) - yq.reshape(micro.shape).astype(np.int32))))
+    by = f"{check['samples']} {'synthetic' if data is None else 'data'} samples"
+    metrics = {"max_error_lsb": measured(round(check["max_error_lsb"], 3), "LSB", f"Keras vs TFLite interpreter, {by}"),
+               "mean_error_lsb": measured(round(check["mean_error_lsb"], 3), "LSB", f"Keras vs TFLite, {by}"),
+               "tflm_vs_tflite_lsb": measured(tflm_diff, "LSB", f"TFLite Micro vs TFLite interpreter, {by}")}
+    if "top1_agreement" in check:
+        metrics["top1_agreement"] = measured(check["top1_agreement"], "", f"argmax Keras vs TFLite, {by}")
+        metrics["top1_agreement_decisive"] = measured(
+            check["top1_agreement_decisive"], "", f"argmax Keras vs TFLite, the {check['decisive_samples']} of {by}"
+            " whose Keras top-2 gap exceeds 2 output LSBs")
+    record["steps"].append({"name": "verify", "kind": "check", "seconds": round(time.time() - started, 2),
+                            "metrics": metrics, "artifacts": {}, "notes": []})
+    _judge(record, target, budgets)
+
+    failures = []
+    if check["max_error_lsb"] > MAX_ERROR_LSB:
+        failures.append(f"int8 output off by {check['max_error_lsb']:.1f} LSB (> {MAX_ERROR_LSB})")
+    if check.get("top1_agreement_decisive", 1.0) < MIN_TOP1_AGREEMENT:
+        failures.append(f"top-1 agreement {check['top1_agreement_decisive']:.0%} on the {check['decisive_samples']}"
+                        f" samples that are not ties at int8 resolution (< {MIN_TOP1_AGREEMENT:.0%})")
+    if tflm_diff > TFLM_MAX_DIFF_LSB:
+        failures.append(f"TFLite Micro differs from TFLite by {tflm_diff} LSB")
+    record["steps"][-1]["notes"] = failures
+
+    # every check has run: now write, each file atomically
+    record["artifacts"] = {"model_int8.tflite": "model_int8.tflite", "model_data.cc": "model_data.cc",
+                           "model_data.h": "model_data.h", "report.json": "report.json"}
+    atomic.write_bytes(out / "model_int8.tflite", tflite_bytes)
+    carray.write_c_array(tflite_bytes, out)
+    record["status"] = "complete"
+    write_record(record, out)
+    if failures:
+        raise VerificationFailed(f"{model_path}: verification failed: {'; '.join(failures)} (report in {out})")
+    return record
+
+
+def write_record(record, out) -> list:
+    """report.json, plus report.html and summary.md when their renderers are installed."""
+    from .report import write
+
+    try:
+        paths = write.write_reports(record, out)
+    except ImportError:  # renderers not available: JSON is the record of truth
+        paths = {"report_json": write.write_json(record, out)}
+    return list(paths.values())

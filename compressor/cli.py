@@ -1,0 +1,176 @@
+"""The `compress` command: parses, calls the API or the engine, prints, sets the exit code (compressor/errors.py).
+
+    compress --target T --model M [--data D] [--out O] [--budget k=v ...]
+    compress --recipe NAME [--data D] [--out O] [--quick] [--resume] [--seed N] [--budget k=v ...]
+    compress analyze M --target T [--data D] [--budget k=v ...] [--json]
+    compress check report.json [--budget k=v ...]
+    compress list targets | recipes | models
+"""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .errors import EXIT_BAD_INPUT, EXIT_BUDGET, EXIT_OK, BadInput, CompressorError
+
+SUBCOMMANDS = ("analyze", "check", "list")
+BUDGET_HELP = ("a limit on a figure, repeatable: params=128000 macs=30e6 flash=1e6 ram=65536 latency_s=0.1 "
+               "(figures: params, macs, weights_bytes, flash_bytes, arena_bytes, latency_s, energy_j ...)")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # usage errors are bad input: one line, exit 2
+        raise BadInput(f"{self.prog}: {message}")
+
+
+def _run_parser():
+    p = _Parser(prog="compress", formatter_class=argparse.RawDescriptionHelpFormatter,
+                description="Compress a Keras audio model for a board and check it against the board's budgets.",
+                epilog="other commands:\n"
+                       "  compress analyze MODEL --target T   counts, memory, latency, energy, budgets; no training\n"
+                       "  compress check report.json          re-judge a saved report's budgets (CI gate)\n"
+                       "  compress list targets|recipes|models\n"
+                       "exit codes: 0 every budget holds, 2 bad input, 3 a budget fails, 4 verification failed")
+    p.add_argument("--target", help="hardware target name (compress list targets) or a target .yaml")
+    p.add_argument("--model", help="Keras model file (.keras, .h5) to compress with the target's default path")
+    p.add_argument("--recipe", help="a shipped recipe name or a recipe .yaml")
+    p.add_argument("--data", help="model inputs: .npy, or .npz with an array x (or a single array); "
+                                  "a recipe takes its dataset folder")
+    p.add_argument("--out", help="output folder (default out/<model or recipe name>/)")
+    p.add_argument("--quick", action="store_true", help="recipe: the quick profile (tiny training)")
+    p.add_argument("--resume", action="store_true", help="recipe: resume from the last checkpoint")
+    p.add_argument("--seed", type=int, help="recipe: seed for a reproducible run")
+    p.add_argument("--budget", action="append", default=[], metavar="NAME=VALUE", help=BUDGET_HELP)
+    return p
+
+
+def _sub_parser(command):
+    p = _Parser(prog=f"compress {command}")
+    if command == "analyze":
+        p.description = "Counts, memory, latency/energy estimates and budget verdict of a Keras model. No training."
+        p.add_argument("model", help="Keras model file")
+        p.add_argument("--target", required=True, help="hardware target name or .yaml")
+        p.add_argument("--data", help="inputs for int8 calibration (.npy / .npz); synthetic if omitted")
+        p.add_argument("--budget", action="append", default=[], metavar="NAME=VALUE", help=BUDGET_HELP)
+        p.add_argument("--json", action="store_true", help="print the record as JSON instead of tables")
+    elif command == "check":
+        p.description = "Re-judge the budgets of a saved report.json without recomputing anything."
+        p.add_argument("report", help="a report.json written by compress")
+        p.add_argument("--budget", action="append", default=[], metavar="NAME=VALUE", help=BUDGET_HELP)
+    else:
+        p.description = "List the known targets, recipes or zoo models."
+        p.add_argument("what", choices=("targets", "recipes", "models"))
+    return p
+
+
+def _print_record(record, out=None):
+    from .analysis.budgets import table
+
+    figs = record.get("figures", {})
+    print(f"model {record['model'].get('name')} on {record['target'].get('name')}")
+    for name, fig in figs.items():
+        value = fig["value"]
+        shown = f"{value:,}" if isinstance(value, int) else f"{value:.4g}"
+        print(f"  {name:<22} {shown:>16} {fig['unit']:<6} {fig['provenance']}: {fig['by']}")
+    for warning in record.get("warnings", []):
+        print(f"warning: {warning}")
+    print(table(record.get("budgets", [])))
+    if out:
+        print(f"written to {out}")
+
+
+def _exit_code(record) -> int:
+    return EXIT_BUDGET if record.get("verdict") == "fail" else EXIT_OK
+
+
+def _list(what) -> int:
+    if what == "targets":
+        from .targets import load_target, target_names
+        for name in target_names():
+            print(f"{name:<14} {load_target(name).description}")
+    elif what == "recipes":
+        from .recipe import recipe_names
+        for name in recipe_names():
+            print(name)
+    else:
+        from .zoo import list_models
+        for name, description in list_models():
+            print(f"{name:<22} {description}")
+    return EXIT_OK
+
+
+def _check(args) -> int:
+    from .analysis.budgets import parse_budgets, rejudge, table
+
+    path = Path(args.report)
+    if not path.is_file():
+        raise BadInput(f"{path}: no such report")
+    try:
+        record = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise BadInput(f"{path}: not a JSON report ({e})") from None
+    if not isinstance(record, dict) or not str(record.get("schema", "")).startswith("compressor.report/"):
+        raise BadInput(f"{path}: not a compressor report (no 'schema': 'compressor.report/...')")
+    record = rejudge(record, parse_budgets(args.budget))
+    print(table(record["budgets"]))
+    print(f"verdict: {record['verdict'] or 'no budgets'}")
+    return _exit_code(record)
+
+
+def run(argv) -> int:
+    from .analysis.budgets import parse_budgets
+
+    if argv and argv[0] in SUBCOMMANDS:
+        args = _sub_parser(argv[0]).parse_args(argv[1:])
+        if argv[0] == "list":
+            return _list(args.what)
+        if argv[0] == "check":
+            return _check(args)
+        from .api import analyze
+        record = analyze(args.model, args.target, budgets=parse_budgets(args.budget), data=args.data,
+                         command=["compress", *argv])
+        if args.json:
+            print(json.dumps(record, indent=2, default=str))
+        else:
+            _print_record(record)
+        return _exit_code(record)
+
+    parser = _run_parser()
+    args = parser.parse_args(argv)
+    budgets = parse_budgets(args.budget)
+    if args.recipe:
+        if args.model:
+            raise BadInput("give either --recipe or --model, not both")
+        from .engine import run_recipe
+        record = run_recipe(args.recipe, data=args.data, out=args.out, quick=args.quick, resume=args.resume,
+                            seed=args.seed, budgets=budgets)
+        _print_record(record, args.out)
+        return _exit_code(record)
+    if args.model or args.target:
+        if not (args.model and args.target):
+            raise BadInput("compress: --model and --target go together (or use --recipe NAME)")
+        from .api import compress_model
+        out = Path(args.out) if args.out else Path("out") / Path(args.model).stem
+        record = compress_model(args.model, args.target, data=args.data, out=out, budgets=budgets,
+                                command=["compress", *argv])
+        _print_record(record, out)
+        return _exit_code(record)
+    parser.print_help()
+    return EXIT_BAD_INPUT
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in ("-h", "--help"):
+        _run_parser().print_help()
+        return EXIT_OK
+    try:
+        return run(argv)
+    except CompressorError as e:
+        print(f"compress: {e}", file=sys.stderr)
+        return e.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
