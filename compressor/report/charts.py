@@ -61,14 +61,16 @@ def energy_split(layers):
     fig = Figure(figsize=(8, 0.35 * len(rows) + 1.2))
     ax = fig.add_subplot()
     y = np.arange(len(rows))
+    split = {part: np.array([_numeric(e.get(part)) or 0.0 for _, e in rows]) for part in parts}
+    largest = max(sum(split.values()).max(), 1.0)
+    scale, unit = next((s, u) for s, u in ((1e6, "µJ"), (1e3, "nJ"), (1, "pJ")) if largest >= s or s == 1)
     left = np.zeros(len(rows))
     for part in parts:
-        vals = np.array([_numeric(e.get(part)) or 0.0 for _, e in rows])
-        ax.barh(y, vals, left=left, color=SPLIT_COLORS[part], label=part)
-        left += vals
+        ax.barh(y, split[part] / scale, left=left, color=SPLIT_COLORS[part], label=part)
+        left += split[part] / scale
     ax.set_yticks(y, [name for name, _ in rows])
     ax.invert_yaxis()
-    ax.set_xlabel("energy per inference (pJ)")
+    ax.set_xlabel(f"energy per inference ({unit})")
     ax.legend(loc="lower right", fontsize=8)
     ax.grid(axis="x", alpha=0.3)
     return _data_uri(fig)
@@ -164,11 +166,13 @@ def waveforms(waves):
     rate = _numeric(waves.get("sample_rate"))
     lines = []
     for key, (color, width) in WAVE_STYLES.items():
+        if not isinstance(waves.get(key), (list, tuple)):
+            continue
         try:
             signal = np.asarray(waves.get(key), dtype=float).ravel()
         except (TypeError, ValueError):
             continue
-        if signal.size:
+        if signal.size > 1:
             lines.append((key, signal, color, width))
     if not lines:
         return None

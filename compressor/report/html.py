@@ -112,7 +112,7 @@ def gauges(record) -> str:
         source = f'<span class="src">from {_e(b["source"])}</span>' if b.get("source") else ""
         rows.append(
             f'<div class="gauge {kind}" data-budget="{_e(b.get("name"))}" data-verdict="{kind}">'
-            f'<div class="label"><b>{_e(b.get("name", "?"))}</b> {source}</div>'
+            f'<div class="label"><b>{label(b.get("name", "?"))}</b> {source}</div>'
             f'<div class="bar" title="{_e(used_text)}"><div class="fill {level}" style="width:{width:.1f}%"></div>'
             f'<div class="limit" style="left:{100 / 1.25:.1f}%"></div></div>'
             f'<div class="figs"><span class="num">{_e(format_value(value, unit))}</span> of '
@@ -129,8 +129,20 @@ def warnings_block(record) -> str:
     return section("Warnings", f'<ul class="warnings">{"".join(items)}</ul>', "warnings") if items else ""
 
 
+FIGURE_LABELS = {"params": "parameters", "macs": "MACs per inference", "weights_bytes": "weights",
+                 "flash_bytes": "flash", "arena_bytes": "RAM (tensor arena)", "latency_s": "latency per inference",
+                 "energy_j": "energy per inference", "energy_pj": "energy per inference",
+                 "BRAM_18K": "BRAM (18 Kb blocks)", "LUT": "LUTs", "FF": "flip-flops", "DSP": "DSP slices"}
+
+
+def label(name) -> str:
+    """A plain name for a figure key, with the key itself kept in the tooltip (it is what --budget takes)."""
+    text = FIGURE_LABELS.get(name, str(name).replace("_", " "))
+    return f'<span title="{_e(name)}">{_e(text)}</span>'
+
+
 def headline(record) -> str:
-    cards = [f'<div class="card"><div class="k">{_e(name)}</div><div class="v">{figure_html(value)}</div></div>'
+    cards = [f'<div class="card"><div class="k">{label(name)}</div><div class="v">{figure_html(value)}</div></div>'
              for name, value in _dict(record.get("figures")).items()]
     return section("Headline figures", f'<div class="cards">{"".join(cards)}</div>', "figures",
                    "Hover a tag to see how each figure was obtained.") if cards else ""
@@ -149,7 +161,7 @@ def _plain(value) -> str:
 
 def _plain_text(value) -> str:
     if isinstance(value, (list, tuple)):
-        return " × ".join("?" if v is None else str(v) for v in value)
+        return " × ".join("any" if v is None else str(v) for v in value)
     if isinstance(value, dict):
         return ", ".join(f"{k} {_plain_text(v)}" for k, v in value.items())
     return "" if value is None else str(value)

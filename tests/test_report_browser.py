@@ -1,0 +1,139 @@
+"""report.html in a real headless browser (Debian's chromium, driven over the DevTools protocol): it loads with no
+console errors and no network requests, shows report.json's verdict, and every picture decodes. Screenshots land in
+tests/artifacts/ for a person to look at."""
+
+import json
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import websocket
+
+from compressor.report import html
+
+pytestmark = pytest.mark.browser
+
+FIXTURES = Path(__file__).parent / "fixtures" / "records"
+ARTIFACTS = Path(__file__).parent / "artifacts"
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  "--disable-dev-shm-usage", "--remote-debugging-port=0", "--window-size=1200,900"]
+NETWORK_SCHEMES = ("http:", "https:", "ws:", "wss:", "ftp:")
+
+
+def _chromium() -> str:
+    """Debian's chromium; installed here when missing (the test machines run as root), as `make browser` does."""
+    if not shutil.which("chromium"):
+        subprocess.run(["apt-get", "update", "-qq"], check=False, capture_output=True)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], check=False, capture_output=True)
+    path = shutil.which("chromium")
+    if not path:
+        pytest.fail("chromium is not installed and `apt-get install -y chromium` did not install it")
+    return path
+
+
+class DevTools:
+    """The few DevTools-protocol calls the test needs, over one page's websocket; events are kept in order."""
+
+    def __init__(self, ws_url):
+        self.ws = websocket.create_connection(ws_url, timeout=30, suppress_origin=True)
+        self.next_id = 0
+        self.events = []
+
+    def call(self, method, **params):
+        self.next_id += 1
+        self.ws.send(json.dumps({"id": self.next_id, "method": method, "params": params}))
+        while True:
+            message = json.loads(self.ws.recv())
+            if message.get("id") == self.next_id:
+                if "error" in message:
+                    raise RuntimeError(f"{method}: {message['error']}")
+                return message.get("result", {})
+            self.events.append(message)
+
+    def wait_for(self, method, timeout=30):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            message = json.loads(self.ws.recv())
+            self.events.append(message)
+            if message.get("method") == method:
+                return message
+        raise TimeoutError(method)
+
+    def evaluate(self, expression):
+        return self.call("Runtime.evaluate", expression=expression, returnByValue=True)["result"].get("value")
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    profile = tmp_path_factory.mktemp("chromium-profile")
+    process = subprocess.Popen([_chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "about:blank"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        port_file = profile / "DevToolsActivePort"  # chromium writes the port it chose here
+        deadline = time.monotonic() + 60
+        while not (port_file.exists() and port_file.read_text().strip()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        port = port_file.read_text().split()[0]
+        from urllib.request import urlopen
+        pages = json.loads(urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10).read())
+        page = DevTools(next(p["webSocketDebuggerUrl"] for p in pages if p.get("type") == "page"))
+        for domain in ("Page", "Runtime", "Log", "Network"):
+            page.call(f"{domain}.enable")
+        page.call("Emulation.setDeviceMetricsOverride", width=1200, height=900, deviceScaleFactor=1, mobile=False)
+        yield page
+        page.ws.close()
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def _problems(events):
+    """Console errors, uncaught exceptions, failed loads and any request that leaves the machine."""
+    found = []
+    for event in events:
+        method, params = event.get("method"), event.get("params", {})
+        if method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert"):
+            found.append(f"console.{params['type']}: {params.get('args')}")
+        elif method == "Runtime.exceptionThrown":
+            found.append(f"exception: {params.get('exceptionDetails', {}).get('text')}")
+        elif method == "Log.entryAdded" and params.get("entry", {}).get("level") == "error":
+            found.append(f"log: {params['entry'].get('text')}")
+        elif method == "Network.requestWillBeSent":
+            url = params.get("request", {}).get("url", "")
+            if url.startswith(NETWORK_SCHEMES):
+                found.append(f"network request: {url}")
+        elif method == "Network.loadingFailed":
+            found.append(f"failed load: {params.get('errorText')}")
+    return found
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in FIXTURES.glob("*.json")))
+def test_report_opens_cleanly_and_shows_the_verdict(browser, name, tmp_path):
+    record = json.loads((FIXTURES / f"{name}.json").read_text())
+    page_file = tmp_path / "report.html"
+    page_file.write_text(html.render(record), encoding="utf-8")
+
+    browser.events.clear()
+    browser.call("Page.navigate", url=page_file.as_uri())
+    browser.wait_for("Page.loadEventFired")
+
+    assert _problems(browser.events) == []
+    shown = browser.evaluate("document.getElementById('verdict').dataset.verdict")
+    assert shown == (record["verdict"] or "none")
+    assert browser.evaluate("document.querySelector('#verdict .word').textContent") == (
+        {"pass": "PASS", "fail": "FAIL"}.get(record["verdict"], "NO BUDGETS"))
+    images = browser.evaluate("Array.from(document.images).map(i => [i.alt, i.complete && i.naturalWidth > 0])")
+    assert images and all(ok for _, ok in images), images
+    failing = browser.evaluate("Array.from(document.querySelectorAll('.gauge.fail')).map(g => g.dataset.budget)")
+    assert failing == [b["name"] for b in record["budgets"] if b["verdict"] == "fail"]
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    height = browser.evaluate("document.documentElement.scrollHeight")
+    shot = browser.call("Page.captureScreenshot", format="png", captureBeyondViewport=True,
+                        clip={"x": 0, "y": 0, "width": 1200, "height": height, "scale": 1})
+    import base64
+    (ARTIFACTS / f"report_{name}.png").write_bytes(base64.b64decode(shot["data"]))
+    assert (ARTIFACTS / f"report_{name}.png").stat().st_size > 10_000

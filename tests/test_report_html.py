@@ -1,0 +1,196 @@
+"""report.html from records: each family's pictures, robustness to missing or malformed data, provenance shown,
+nothing fetched from the network, a failing budget that stands out."""
+
+import copy
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from compressor.report import charts, html, write
+from compressor.report.record import new_record
+from compressor.report.summary import format_value
+
+FIXTURES = Path(__file__).parent / "fixtures" / "records"
+FAMILY_SECTIONS = {  # the pictures a person expects for each family
+    "cae": ["spectrograms", "weights", "energy", "steps"],
+    "dcase": ["confusion", "steps"],
+    "effects": ["waveforms", "steps"],
+    "mae": ["probe", "steps"],
+    "speech_analyze": [],
+}
+
+
+def load(name):
+    return json.loads((FIXTURES / f"{name}.json").read_text())
+
+
+def section_ids(page):
+    return set(re.findall(r'<section id="([^"]+)"', page))
+
+
+def images_in(page, section_id):
+    match = re.search(rf'<section id="{section_id}">(.*?)</section>', page, re.S)
+    return re.findall(r'<img src="data:image/png;base64,[A-Za-z0-9+/=]+"', match.group(1)) if match else []
+
+
+@pytest.fixture(scope="module")
+def pages():
+    return {name: html.render(load(name)) for name in FAMILY_SECTIONS}
+
+
+@pytest.mark.parametrize("name", FAMILY_SECTIONS)
+def test_each_family_gets_its_pictures(pages, name):
+    page = pages[name]
+    for section_id in FAMILY_SECTIONS[name]:
+        assert images_in(page, section_id), f"{name}: no picture in section {section_id}"
+    picture_sections = {"spectrograms", "waveforms", "confusion", "probe", "weights", "energy"}
+    # no family shows another family's pictures (the waveform view must not appear from missing data)
+    unexpected = (section_ids(page) & picture_sections) - set(FAMILY_SECTIONS[name])
+    assert not unexpected
+    assert '<p class="section-error"' not in page
+
+
+@pytest.mark.parametrize("name", FAMILY_SECTIONS)
+def test_page_is_self_contained(pages, name):
+    page = pages[name]
+    assert "<script" not in page.lower()
+    assert not re.search(r'(src|href)\s*=\s*"(https?:)?//', page), "an external reference would need the network"
+    assert not re.search(r"url\(\s*['\"]?(https?:)?//", page)
+    assert "@import" not in page and "<link rel=\"stylesheet\"" not in page
+    assert len(page) < 600_000
+
+
+@pytest.mark.parametrize("name", FAMILY_SECTIONS)
+def test_verdict_shown_is_the_records(pages, name):
+    verdict = load(name)["verdict"]
+    shown = re.search(r'id="verdict" data-verdict="([a-z]+)"', pages[name]).group(1)
+    assert shown == (verdict or "none")
+
+
+def test_failed_budget_stands_out(pages):
+    record = load("dcase")
+    failing = [b["name"] for b in record["budgets"] if b["verdict"] == "fail"]
+    assert failing == ["latency_s"]
+    gauges = re.findall(r'<div class="gauge (\w+)" data-budget="([^"]+)"', pages["dcase"])
+    assert [name for kind, name in gauges if kind == "fail"] == failing
+    assert len(gauges) == len(record["budgets"])
+    verdict_text = re.search(r'id="verdict".*?</div>', pages["dcase"], re.S).group(0)
+    assert "FAIL" in verdict_text and "latency_s" in verdict_text
+
+
+def test_every_headline_figure_shows_its_provenance(pages):
+    record = load("dcase")
+    cards = re.search(r'<section id="figures">(.*?)</section>', pages["dcase"], re.S).group(1)
+    for name, fig in record["figures"].items():
+        card = re.search(rf'<span title="{name}">.*?</div></div>', cards, re.S).group(0)
+        assert f'class="tag {fig["provenance"]}"' in card
+        assert html._e(fig["by"]) in card  # the method is in the tag's tooltip
+
+
+def test_layer_table_totals_and_shares(pages):
+    record = load("cae")
+    table = re.search(r'<table class="layers">(.*?)</table>', pages["cae"], re.S).group(1)
+    total_row = re.search(r'<tr class="total">(.*?)</tr>', table, re.S).group(1)
+    assert f'{sum(layer["params"] for layer in record["layers"]):,}' in total_row
+    assert f'{sum(layer["macs"] for layer in record["layers"]):,}' in total_row
+    shares = [float(s) for s in re.findall(r'<span class="pct">([\d.]+)%</span>', table)]
+    assert len(shares) == len(record["layers"])
+    assert sum(shares) == pytest.approx(100, abs=0.5)
+
+
+@pytest.mark.parametrize("record", [{}, None, new_record(["compress", "analyze", "m.keras"])],
+                         ids=["empty", "none", "fresh"])
+def test_renders_whatever_the_record_holds(record):
+    page = html.render(record)
+    assert 'data-verdict="none"' in page and "NO BUDGETS" in page
+    assert "budgets" not in section_ids(page) and "steps" not in section_ids(page)
+
+
+def test_malformed_sections_degrade_to_a_note_not_a_crash():
+    record = load("cae")
+    record["layers"] = [{"name": "x", "macs": "lots", "energy_pj": {"inputs": "?"}}, "not a layer"]
+    record["budgets"] = [{"name": "flash", "limit": "big", "value": None, "verdict": "fail"}]
+    record["views"] = {"spectrograms": {"original": "not an array"}, "confusion": {"float": [[1, 2, 3]]},
+                       "waveforms": {"input": None}, "probe": {"before": "n/a"},
+                       "weight_histograms": {"conv": {"edges": [0, 1], "counts": [1, 2, 3]}}}
+    record["steps"] = [{"metrics": {"mse": {"value": float("nan")}}}]
+    record["figures"] = {"params": {"value": None}}
+    page = html.render(record)
+    assert 'data-verdict="fail"' in page
+    assert 'class="gauge fail" data-budget="flash"' in page
+    assert "<img" not in page  # nothing drawable: no picture, and no crash
+
+
+def test_a_section_that_raises_is_named_on_the_page(monkeypatch):
+    def broken(_layers):
+        raise ValueError("bad energy split")
+    monkeypatch.setattr(charts, "energy_split", broken)
+    page = html.render(load("cae"))
+    assert '<p class="section-error">The energy chart section could not be drawn' in page
+    assert "bad energy split" in page and images_in(page, "spectrograms")
+
+
+def test_text_from_the_record_is_escaped():
+    record = load("mae")
+    record["model"]["name"] = "<script>alert(1)</script>"
+    record["warnings"] = ['<img src="http://evil.example/x.png">']
+    page = html.render(record)
+    assert "<script>" not in page and "&lt;script&gt;" in page
+    assert 'src="http://evil' not in page
+
+
+def test_incomplete_run_is_flagged():
+    record = load("effects")
+    record["status"] = "incomplete"
+    assert 'id="status"' in html.render(record)
+    record["status"] = "complete"
+    assert 'id="status"' not in html.render(record)
+
+
+def test_spectrograms_are_downsampled_to_keep_the_page_small():
+    big = np.random.default_rng(0).random((128, 196))
+    small = charts._downsample(big, charts.MAX_SPEC)
+    assert small.shape[0] <= charts.MAX_SPEC[0] and small.shape[1] <= charts.MAX_SPEC[1]
+    assert small.mean() == pytest.approx(big[:, :small.shape[1] * 2].mean(), rel=1e-9)
+    record = load("cae")
+    record["views"]["spectrograms"] = {k: big.tolist() for k in ("original", "float", "compressed", "generated")}
+    assert len(html.render(record)) < 600_000
+
+
+def test_esr_matches_its_definition():
+    # sum (y - yhat)^2 / sum y^2 = (1 + 0) / (1 + 1)
+    assert charts.esr([1.0, 1.0], [0.0, 1.0]) == pytest.approx(0.5)
+    assert charts.esr([1.0, 1.0], [1.0]) is None
+    assert charts.esr([0.0, 0.0], [0.0, 1.0]) is None
+
+
+def test_esr_of_the_waveforms_is_on_the_page(pages):
+    waves = load("effects")["views"]["waveforms"]
+    expected = charts.esr(waves["target"], waves["student"])
+    assert 0 < expected < 1
+    assert f"<th>student</th><td class=\"r\">{expected:.4f}</td>" in pages["effects"]
+
+
+def test_confusion_accuracy_in_the_chart_title():
+    matrix = [[3, 1], [0, 4]]
+    fig_uri = charts.confusion({"classes": ["a", "b"], "float": matrix})
+    assert fig_uri.startswith("data:image/png;base64,")
+    assert charts.confusion({"float": [[1, 2, 3]]}) is None  # not square: no picture
+
+
+@pytest.mark.parametrize("value, unit, text", [
+    (68352, "bytes", "66.8 KiB"), (512, "bytes", "512 B"), (0.0123, "s", "12.3 ms"), (0.87, "s", "870 ms"),
+    (1.4e6, "pJ", "1.4 µJ"), (0.0387, "J", "38.7 mJ"), (26116000, "MACs", "26.1 M MACs"),
+    (57856, "params", "57,856 params"), (None, "s", "-")])
+def test_values_read_in_units(value, unit, text):
+    assert format_value(value, unit) == text
+
+
+def test_write_reports_writes_the_rendered_page(tmp_path):
+    record = load("dcase")
+    paths = write.write_reports(copy.deepcopy(record), tmp_path)
+    assert paths["report_html"].read_text(encoding="utf-8") == html.render(record)
+    assert json.loads(paths["report_json"].read_text())["verdict"] == "fail"
