@@ -103,10 +103,10 @@ def load_recipe(name_or_path) -> Recipe:
     models = _models(f.sub("models"), where)
     deliver = f.get("deliver", str, choices=tuple(models))
     steps = _steps(f.get("steps", list), models, where)
+    _check_order(steps, models, deliver, where)
     budgets = _budgets(f.get("budgets", dict, default={}), where)
     quick = _quick(f.sub("quick", default={}) or Fields({}, f"{where}.quick"), steps, models, where)
     f.done()
-    _check_order(steps, models, deliver, where)
     return Recipe(name, path, description, family, target, seed, data, frontend, models, deliver, tuple(steps),
                   budgets, quick)
 

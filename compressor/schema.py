@@ -13,7 +13,9 @@ def load_yaml(path) -> dict:
     if not path.is_file():
         raise BadInput(f"{path}: no such file")
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.safe_load(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as e:
+        raise BadInput(f"{path}: not a UTF-8 text file (byte {e.start})") from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark else ""
