@@ -114,7 +114,8 @@ def _problems(events):
 def test_report_opens_cleanly_and_shows_the_verdict(browser, name, tmp_path):
     record = json.loads((FIXTURES / f"{name}.json").read_text())
     page_file = tmp_path / "report.html"
-    page_file.write_text(html.render(record), encoding="utf-8")
+    page = html.render(record)
+    page_file.write_text(page, encoding="utf-8")
 
     browser.events.clear()
     browser.call("Page.navigate", url=page_file.as_uri())
@@ -126,7 +127,7 @@ def test_report_opens_cleanly_and_shows_the_verdict(browser, name, tmp_path):
     assert browser.evaluate("document.querySelector('#verdict .word').textContent") == (
         {"pass": "PASS", "fail": "FAIL"}.get(record["verdict"], "NO BUDGETS"))
     images = browser.evaluate("Array.from(document.images).map(i => [i.alt, i.complete && i.naturalWidth > 0])")
-    assert images and all(ok for _, ok in images), images
+    assert len(images) == page.count("<img ") and all(ok for _, ok in images), images
     failing = browser.evaluate("Array.from(document.querySelectorAll('.gauge.fail')).map(g => g.dataset.budget)")
     assert failing == [b["name"] for b in record["budgets"] if b["verdict"] == "fail"]
 
@@ -137,3 +138,15 @@ def test_report_opens_cleanly_and_shows_the_verdict(browser, name, tmp_path):
     import base64
     (ARTIFACTS / f"report_{name}.png").write_bytes(base64.b64decode(shot["data"]))
     assert (ARTIFACTS / f"report_{name}.png").stat().st_size > 10_000
+
+
+def test_the_check_catches_console_errors_and_network_requests(browser, tmp_path):
+    """The clean-load assertion above can fail: a page that logs an error and asks for a remote image is caught."""
+    page_file = tmp_path / "bad.html"
+    page_file.write_text('<!doctype html><img src="http://192.0.2.1/x.png"><script>console.error("boom")</script>')
+    browser.events.clear()
+    browser.call("Page.navigate", url=page_file.as_uri())
+    browser.wait_for("Page.loadEventFired")
+    problems = _problems(browser.events)
+    assert any("console.error" in p for p in problems)
+    assert any("network request: http://192.0.2.1/x.png" in p for p in problems)
