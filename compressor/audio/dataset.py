@@ -1,0 +1,258 @@
+"""`load_data`: the one entry point to data. Built-in generators or a folder in a real layout, through the
+family's front end, into model-ready float32 arrays.
+
+Model inputs and targets by family:
+  cae      autoencoder     x = y = log spectrogram (n, 128, 196, 1) in [0, 1]
+  dcase    classification  x = log-mel (n, n_mels, 51, 1) in dB, y = class index (n,) as float32
+  effects  regression      x = dry, y = wet sequences (n, 2048, 1) at 44.1 kHz (consecutive 2048-sample segments,
+                           the source's truncated-backprop length); extra: whole dry/wet test audio
+  mae      representation  x = y = log-mel frames (n, 150, 64); extra: probe set (tone/noise/chirp/mixture)
+  speech   classification  x = raw waveform (n, 32000, 1) at 16 kHz, y = class index (n,) as float32
+"""
+
+import hashlib
+import io
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .. import atomic
+from ..errors import BadInput
+from . import builtin, frontends, readers
+
+FAMILIES = {  # family: (task, front end, overridable defaults)
+    "cae": ("autoencoder", "cae_log_spectrogram", {}),
+    "dcase": ("classification", "dcase_mel", {}),
+    "effects": ("regression", "raw_waveform", {"sample_rate": 44100, "length": 2048}),
+    "mae": ("representation", "mae_mel_frames", {}),
+    "speech": ("classification", "raw_waveform", {}),
+}
+# Built-in sizes (train, val, test): clips, or seconds of audio for effects. `quick` keeps a recipe to minutes.
+SIZES = {
+    "cae": {True: (160, 40, 40), False: (2000, 250, 250)},
+    "dcase": {True: (300, 60, 100), False: (5000, 1000, 2000)},
+    "effects": {True: (6.0, 1.5, 1.5), False: (60.0, 15.0, 15.0)},
+    "mae": {True: (240, 40, 40), False: (3000, 300, 300)},
+    "speech": {True: (300, 60, 100), False: (3000, 500, 500)},
+}
+PROBE_SIZES = {True: (160, 80), False: (800, 400)}  # MAE probe (train, test)
+MAX_READ_PER_SPLIT = {True: 200, False: None}  # files read per split from a folder in quick mode
+BUILTIN_VERSION = 1  # bump when a generator changes, so stale caches are not reused
+SPLITS = ("train", "val", "test")
+
+
+@dataclass
+class Dataset:
+    name: str
+    family: str
+    task: str
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    classes: list | None
+    sample_rate: int
+    frontend: dict
+    extra: dict = field(default_factory=dict)
+
+
+def load_data(source=None, family="dcase", *, quick=False, seed=0, frontend=None) -> Dataset:
+    """`source` None or "builtin" -> the family's generator (cached); a folder -> its layout's reader.
+    `frontend` overrides front-end parameters, e.g. {"n_mels": 40} for the DCASE baseline."""
+    if family not in FAMILIES:
+        raise BadInput(f"data family '{family}': unknown, expected one of {', '.join(FAMILIES)}")
+    task, fe_name, defaults = FAMILIES[family]
+    overrides = dict(frontend or {})
+    if overrides.pop("name", fe_name) != fe_name:
+        raise BadInput(f"frontend.name: family '{family}' uses '{fe_name}', got '{frontend['name']}'")
+    params = frontends.describe(fe_name, **{**defaults, **overrides})
+    if source is None or source == "builtin" or str(source).startswith("builtin:"):
+        return _cached_builtin(family, task, params, quick, seed)
+    return _from_folder(Path(source).expanduser(), family, task, params, quick, seed)
+
+
+# ---- built-in -------------------------------------------------------------------------------------------------
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("COMPRESSOR_CACHE") or Path.home() / ".cache" / "compressor")
+
+
+def _cached_builtin(family, task, params, quick, seed):
+    digest = hashlib.sha1(json.dumps(params, sort_keys=True).encode()).hexdigest()[:10]
+    path = cache_dir() / "builtin" / f"{family}-{'quick' if quick else 'full'}-seed{seed}-v{BUILTIN_VERSION}-{digest}.npz"
+    if path.is_file():
+        try:
+            return _read_npz(path)
+        except Exception:  # a corrupt cache entry is regenerated, not fatal
+            pass
+    data = _generate(family, task, params, quick, seed)
+    _write_npz(path, data)
+    return data
+
+
+def _generate(family, task, params, quick, seed):
+    sizes = SIZES[family][quick]
+    seeds = [seed * 1000 + k for k in range(3)]  # one independent stream per split
+    rate = params["sample_rate"]
+    extra, classes = {}, None
+    if family == "effects":
+        dry = {s: builtin.plucked_strings(sec, sd, rate) for s, sec, sd in zip(SPLITS, sizes, seeds)}
+        wet = {s: builtin.apply_fuzz(dry[s], rate) for s in SPLITS}
+        return _effects_dataset("builtin:effects", params, dry, wet, {"effect": builtin.FUZZ_PARAMS})
+    if family == "cae":
+        audio = {s: builtin.whale_calls(n, sd, rate) for s, n, sd in zip(SPLITS, sizes, seeds)}
+        labels = None
+    elif family == "dcase":
+        made = {s: builtin.acoustic_scenes(n, sd, builtin.DEVICES if s == "test" else builtin.TRAIN_DEVICES, rate)
+                for s, n, sd in zip(SPLITS, sizes, seeds)}
+        audio = {s: m[0] for s, m in made.items()}
+        labels = {s: m[1] for s, m in made.items()}
+        extra = {f"devices_{s}": np.array(m[2]) for s, m in made.items()}
+        classes = list(builtin.SCENES)
+    elif family == "speech":
+        made = {s: builtin.utterances(n, sd, rate) for s, n, sd in zip(SPLITS, sizes, seeds)}
+        audio = {s: m[0] for s, m in made.items()}
+        labels = {s: m[1] for s, m in made.items()}
+        classes = list(builtin.WORDS)
+    else:  # mae: pretraining clips (their kind is not given to the model) and a labelled probe set
+        audio = {s: builtin.mae_sounds(n, sd, rate, params["seconds"])[0] for s, n, sd in zip(SPLITS, sizes, seeds)}
+        labels = None
+        n_train, n_test = PROBE_SIZES[quick]
+        for part, n, sd in (("train", n_train, seed * 1000 + 7), ("test", n_test, seed * 1000 + 8)):
+            clips, kinds = builtin.mae_sounds(n, sd, rate, params["seconds"])
+            extra[f"probe_x_{part}"] = frontends.apply(params, clips, rate)
+            extra[f"probe_y_{part}"] = kinds.astype(np.float32)
+        extra["probe_classes"] = list(builtin.MAE_KINDS)
+    return _assemble(f"builtin:{family}", family, task, params, audio, labels, classes, rate, extra)
+
+
+# ---- folders --------------------------------------------------------------------------------------------------
+
+NEEDS = {"cae": ("unlabeled", "classes"), "mae": ("unlabeled", "classes"), "dcase": ("tau", "classes"),
+         "speech": ("classes",), "effects": ("paired",)}
+LAYOUT_NAMES = {"tau": "a TAU Urban Acoustic Scenes folder", "classes": "a folder of class folders of WAVs",
+                "unlabeled": "a folder of WAVs", "paired": "effects pairs (*-input.wav + *-target.wav)"}
+
+
+def _from_folder(folder, family, task, params, quick, seed):
+    layout = readers.detect_layout(folder)
+    if layout not in NEEDS[family]:
+        wanted = " or ".join(LAYOUT_NAMES[k] for k in NEEDS[family])
+        raise BadInput(f"--data {folder}: family '{family}' needs {wanted}; found {LAYOUT_NAMES[layout]}")
+    rate = params["sample_rate"]
+    limit = MAX_READ_PER_SPLIT[quick]
+    if layout == "paired":
+        pairs = readers.read_paired(folder, rate)
+        return _effects_dataset(str(folder), params, pairs.dry, pairs.wet, {"layout": pairs.info})
+    if layout == "tau":
+        clips = readers.read_tau(folder, rate, max_per_split=limit, seed=seed)
+    elif layout == "classes":
+        clips = readers.read_class_folders(folder, rate, max_per_split=limit, seed=seed)
+    else:
+        clips = readers.read_unlabeled(folder, rate, max_per_split=limit, seed=seed)
+    extra = {"layout": layout}
+    if family in ("cae", "mae"):  # long recordings become consecutive front-end windows; labels (if any) dropped
+        window = _window_samples(params)
+        audio = {s: _windows(clips.audio[s], window) for s in SPLITS}
+        if family == "mae" and clips.labels is not None:  # class folders give the probe task its labels
+            for part in ("train", "test"):
+                extra[f"probe_x_{part}"] = frontends.apply(params, _fixed(clips.audio[part], window), rate)
+                extra[f"probe_y_{part}"] = clips.labels[part].astype(np.float32)
+            extra["probe_classes"] = clips.classes
+        return _assemble(str(folder), family, task, params, audio, None, None, rate, extra)
+    if "devices" in clips.info:
+        extra.update({f"devices_{s}": np.array(clips.info["devices"][s]) for s in SPLITS})
+    window = _window_samples(params)
+    audio = {s: _fixed(clips.audio[s], window) for s in SPLITS}
+    return _assemble(str(folder), family, task, params, audio, clips.labels, clips.classes, rate, extra)
+
+
+def _window_samples(params):
+    name = params["name"]
+    if name == "dcase_mel":
+        return params["sample_rate"] * params["seconds"]
+    if name == "cae_log_spectrogram":
+        return params["hop_length"] * (params["frames"] - 1)
+    if name == "mae_mel_frames":
+        return int(round(params["seconds"] * params["sample_rate"]))
+    return params["length"]
+
+
+def _fixed(clips, length):
+    """Each clip padded with zeros or trimmed to `length` samples, stacked."""
+    out = np.zeros((len(clips), length), np.float32)
+    for i, c in enumerate(clips):
+        out[i, : min(length, c.size)] = c[:length]
+    return out
+
+
+def _windows(clips, length):
+    """Consecutive non-overlapping windows of each clip; a tail shorter than half a window is dropped."""
+    pieces = []
+    for c in clips:
+        for start in range(0, max(c.size, 1), length):
+            if start == 0 or c.size - start >= length // 2:
+                pieces.append(c[start:start + length])
+    return _fixed(pieces, length)
+
+
+# ---- assembly -------------------------------------------------------------------------------------------------
+
+def _assemble(name, family, task, params, audio, labels, classes, rate, extra):
+    arrays = {}
+    for s in SPLITS:
+        x = frontends.apply(params, audio[s], rate)
+        if family in ("cae", "dcase"):
+            x = x[..., None]  # a channel axis for Conv2D
+        arrays[f"x_{s}"] = x.astype(np.float32)
+        arrays[f"y_{s}"] = x.astype(np.float32) if labels is None else labels[s].astype(np.float32)
+    for s in SPLITS:
+        if len(arrays[f"x_{s}"]) == 0:
+            raise BadInput(f"{name}: the {s} split is empty; add more audio")
+    return Dataset(name, family, FAMILIES[family][0], **arrays, classes=classes, sample_rate=rate,
+                   frontend=params, extra=extra)
+
+
+def _effects_dataset(name, params, dry, wet, extra):
+    segment = params["length"]
+    arrays = {}
+    for s in SPLITS:
+        n = len(dry[s]) // segment
+        if n == 0:
+            raise BadInput(f"{name}: the {s} audio is shorter than one {segment}-sample segment")
+        arrays[f"x_{s}"] = dry[s][: n * segment].reshape(n, segment, 1).astype(np.float32)
+        arrays[f"y_{s}"] = wet[s][: n * segment].reshape(n, segment, 1).astype(np.float32)
+    extra = dict(extra, test_dry=np.asarray(dry["test"], np.float32), test_wet=np.asarray(wet["test"], np.float32))
+    fe = dict(params, segmentation=f"consecutive {segment}-sample segments of the dry (x) and wet (y) audio")
+    return Dataset(name, "effects", "regression", **arrays, classes=None, sample_rate=params["sample_rate"],
+                   frontend=fe, extra=extra)
+
+
+# ---- cache file -----------------------------------------------------------------------------------------------
+
+ARRAY_FIELDS = tuple(f"{xy}_{s}" for s in SPLITS for xy in "xy")
+
+
+def _write_npz(path, data: Dataset):
+    arrays = {k: getattr(data, k) for k in ARRAY_FIELDS}
+    arrays.update({f"extra.{k}": v for k, v in data.extra.items() if isinstance(v, np.ndarray)})
+    meta = {"name": data.name, "family": data.family, "task": data.task, "classes": data.classes,
+            "sample_rate": data.sample_rate, "frontend": data.frontend,
+            "extra": {k: v for k, v in data.extra.items() if not isinstance(v, np.ndarray)}}
+    buffer = io.BytesIO()
+    np.savez(buffer, meta=np.array(json.dumps(meta)), **arrays)
+    atomic.write_bytes(path, buffer.getvalue())
+
+
+def _read_npz(path) -> Dataset:
+    with np.load(path, allow_pickle=False) as z:
+        meta = json.loads(str(z["meta"]))
+        arrays = {k: z[k] for k in ARRAY_FIELDS}
+        extra = dict(meta.pop("extra"))
+        extra.update({k[len("extra."):]: z[k] for k in z.files if k.startswith("extra.")})
+    return Dataset(**meta, **arrays, extra=extra)

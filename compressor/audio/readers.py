@@ -1,0 +1,257 @@
+"""Dataset readers for real folder layouts. Each returns raw audio (mono, resampled to the rate asked for) and
+labels; the family's front end is applied later (compressor.audio.dataset).
+
+Layouts, detected by `detect_layout`:
+  tau        TAU Urban Acoustic Scenes 2022 Mobile: meta.csv + evaluation_setup/fold1_train.csv and
+             fold1_evaluate.csv (tab separated, header `filename<TAB>scene_label`), paths relative to the folder
+  paired     dry/wet pairs for effects: `<name>-input.wav` + `<name>-target.wav` (optionally in train/ val/ test/),
+             or input/ and target/ folders holding files of the same names
+  classes    one folder per class holding WAVs (Speech Commands style; validation_list.txt / testing_list.txt
+             honoured when present, folders starting with "_" such as _background_noise_ skipped)
+  unlabeled  WAVs directly in the folder (CAE, MAE)
+"""
+
+import csv
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import librosa
+
+from ..errors import BadInput
+
+LAYOUTS = ("tau", "paired", "classes", "unlabeled")
+EXPECTED = ("a TAU Urban Acoustic Scenes folder (meta.csv + evaluation_setup/fold1_train.csv), "
+            "effects pairs (*-input.wav + *-target.wav, or input/ + target/), "
+            "a folder of class folders of .wav files, or a folder of .wav files")
+SPLITS = ("train", "val", "test")
+
+
+@dataclass
+class Clips:
+    """Raw audio by split. `audio[split]` is a list of 1-D float32 arrays at `sample_rate`; `labels[split]` class
+    indices into `classes` (None when unlabeled)."""
+    sample_rate: int
+    audio: dict
+    labels: dict | None = None
+    classes: list | None = None
+    info: dict = field(default_factory=dict)
+
+
+@dataclass
+class Pairs:
+    """Dry/wet audio by split for effects: `dry[split]`, `wet[split]` 1-D float32 arrays of equal length."""
+    sample_rate: int
+    dry: dict
+    wet: dict
+    info: dict = field(default_factory=dict)
+
+
+def load_wav(path, sample_rate):
+    """Mono mixdown and resampling by librosa; a file it cannot decode is a BadInput naming the file."""
+    try:
+        audio, _ = librosa.load(path, sr=sample_rate, mono=True)
+    except Exception as e:  # soundfile/audioread raise many types; the user needs the file name and the reason
+        raise BadInput(f"{path}: cannot read audio ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
+    if audio.size == 0:
+        raise BadInput(f"{path}: empty audio file")
+    return audio.astype(np.float32)
+
+
+def _wavs(folder):
+    return sorted(p for p in Path(folder).iterdir() if p.is_file() and p.suffix.lower() == ".wav")
+
+
+def _class_dirs(folder):
+    return sorted(p for p in Path(folder).iterdir() if p.is_dir() and not p.name.startswith(("_", ".")) and _wavs(p))
+
+
+def detect_layout(folder) -> str:
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise BadInput(f"--data {folder}: no such folder")
+    if (folder / "meta.csv").is_file() or (folder / "evaluation_setup").is_dir():
+        return "tau"
+    if (folder / "input").is_dir() and (folder / "target").is_dir():
+        return "paired"
+    if any(p.name.endswith("-input.wav") for d in (folder, *(folder / s for s in SPLITS)) if d.is_dir()
+           for p in _wavs(d)):
+        return "paired"
+    if _class_dirs(folder):
+        return "classes"
+    if _wavs(folder):
+        return "unlabeled"
+    entries = list(folder.iterdir())
+    dirs = sum(p.is_dir() for p in entries)
+    raise BadInput(f"--data {folder}: unrecognised layout (found {len(entries) - dirs} files, none .wav, and {dirs} "
+                   f"folders without .wav files); expected {EXPECTED}")
+
+
+# ---- TAU Urban Acoustic Scenes 2022 Mobile -------------------------------------------------------------------
+
+def _read_tau_csv(path, required):
+    if not path.is_file():
+        raise BadInput(f"{path}: missing (TAU layout needs meta.csv and evaluation_setup/fold1_train.csv, "
+                       "fold1_evaluate.csv)")
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f, delimiter="\t"))
+    if not rows or not set(required) <= set(rows[0]):
+        found = rows[0] if rows else []
+        raise BadInput(f"{path}: expected a tab-separated header with columns {', '.join(required)}; "
+                       f"found {found[:4] if len(found) > 1 else found}")
+    header = rows[0]
+    out = []
+    for n, row in enumerate(rows[1:], start=2):
+        if not row:
+            continue
+        if len(row) != len(header):
+            raise BadInput(f"{path}: line {n}: expected {len(header)} tab-separated fields, found {len(row)}")
+        out.append(dict(zip(header, row)))
+    return out
+
+
+def read_tau(folder, sample_rate=44100, *, max_per_split=None, val_fraction=0.1, seed=0) -> Clips:
+    """fold1_train -> train and a held-out `val_fraction` of it (by seed), fold1_evaluate -> test; labels and
+    devices (`source_label`) from meta.csv."""
+    folder = Path(folder)
+    meta = _read_tau_csv(folder / "meta.csv", ("filename", "scene_label", "identifier", "source_label"))
+    scene = {r["filename"]: r["scene_label"] for r in meta}
+    device = {r["filename"]: r["source_label"] for r in meta}
+    classes = sorted(set(scene.values()))
+    folds = {}
+    for split, name in (("train", "fold1_train.csv"), ("test", "fold1_evaluate.csv")):
+        path = folder / "evaluation_setup" / name
+        rows = _read_tau_csv(path, ("filename",))
+        for r in rows:
+            if r["filename"] not in scene:
+                raise BadInput(f"{path}: '{r['filename']}' is not listed in meta.csv")
+        folds[split] = [r["filename"] for r in rows]
+    rng = np.random.default_rng(seed)
+    train = list(rng.permutation(folds["train"]))
+    n_val = max(1, int(round(len(train) * val_fraction))) if len(train) > 1 else 0
+    names = {"train": train[n_val:], "val": train[:n_val], "test": folds["test"]}
+    audio, labels, devices = {}, {}, {}
+    for split in SPLITS:
+        chosen = names[split] if max_per_split is None else names[split][:max_per_split]
+        for f in chosen:
+            if not (folder / f).is_file():
+                raise BadInput(f"{folder / f}: listed in the TAU metadata but missing")
+        audio[split] = [load_wav(folder / f, sample_rate) for f in chosen]
+        labels[split] = np.array([classes.index(scene[f]) for f in chosen], dtype=np.int64)
+        devices[split] = [device[f] for f in chosen]
+    return Clips(sample_rate, audio, labels, classes, {"layout": "tau", "devices": devices})
+
+
+# ---- class folders (Speech Commands style) -------------------------------------------------------------------
+
+def _list_file(folder, name):
+    path = folder / name
+    return set(path.read_text().split()) if path.is_file() else None
+
+
+def read_class_folders(folder, sample_rate=16000, *, max_per_split=None, seed=0, fractions=(0.8, 0.1, 0.1)) -> Clips:
+    """Labels from folder names. Splits from validation_list.txt / testing_list.txt when present (Speech Commands),
+    otherwise a seeded random split by `fractions`."""
+    folder = Path(folder)
+    class_dirs = _class_dirs(folder)
+    if len(class_dirs) < 2:
+        raise BadInput(f"{folder}: a class-folder layout needs at least 2 folders of .wav files, "
+                       f"found {len(class_dirs)}")
+    classes = [d.name for d in class_dirs]
+    files = [(p, i) for i, d in enumerate(class_dirs) for p in _wavs(d)]
+    val_list, test_list = _list_file(folder, "validation_list.txt"), _list_file(folder, "testing_list.txt")
+    rng = np.random.default_rng(seed)
+    if val_list is not None or test_list is not None:
+        def split_of(p):
+            rel = p.relative_to(folder).as_posix()
+            return "val" if rel in (val_list or ()) else "test" if rel in (test_list or ()) else "train"
+        chosen = {s: [(p, c) for p, c in files if split_of(p) == s] for s in SPLITS}
+        chosen = {s: [chosen[s][i] for i in rng.permutation(len(chosen[s]))] for s in SPLITS}
+    else:
+        order = [files[i] for i in rng.permutation(len(files))]
+        n_train = int(round(len(order) * fractions[0]))
+        n_val = int(round(len(order) * fractions[1]))
+        chosen = {"train": order[:n_train], "val": order[n_train:n_train + n_val], "test": order[n_train + n_val:]}
+    audio, labels = {}, {}
+    for split in SPLITS:
+        items = chosen[split] if max_per_split is None else chosen[split][:max_per_split]
+        audio[split] = [load_wav(p, sample_rate) for p, _ in items]
+        labels[split] = np.array([c for _, c in items], dtype=np.int64)
+    return Clips(sample_rate, audio, labels, classes, {"layout": "classes"})
+
+
+# ---- unlabeled folder ----------------------------------------------------------------------------------------
+
+def read_unlabeled(folder, sample_rate, *, max_per_split=None, seed=0, fractions=(0.8, 0.1, 0.1)) -> Clips:
+    """All WAVs directly in `folder`, split at random by seed."""
+    folder = Path(folder)
+    files = _wavs(folder)
+    if len(files) < 3:
+        raise BadInput(f"{folder}: need at least 3 .wav files (train, val, test), found {len(files)}")
+    order = [files[i] for i in np.random.default_rng(seed).permutation(len(files))]
+    n_train = max(1, int(round(len(order) * fractions[0])))
+    n_val = max(1, int(round(len(order) * fractions[1])))
+    parts = {"train": order[:n_train], "val": order[n_train:n_train + n_val], "test": order[n_train + n_val:]}
+    if not parts["test"]:
+        parts["train"], parts["test"] = parts["train"][:-1], parts["train"][-1:]
+    audio = {s: [load_wav(p, sample_rate) for p in (parts[s] if max_per_split is None else parts[s][:max_per_split])]
+             for s in SPLITS}
+    return Clips(sample_rate, audio, None, None, {"layout": "unlabeled"})
+
+
+# ---- paired dry/wet audio (effects) --------------------------------------------------------------------------
+
+def _pair_files(folder):
+    """[(input, target)] in `folder`: either input/ + target/ with the same names, or <name>-input/-target.wav."""
+    if (folder / "input").is_dir() and (folder / "target").is_dir():
+        pairs = []
+        for p in _wavs(folder / "input"):
+            t = folder / "target" / p.name
+            if not t.is_file():
+                raise BadInput(f"{p}: no matching target file {t}")
+            pairs.append((p, t))
+        return pairs
+    pairs = []
+    for p in _wavs(folder):
+        if p.name.endswith("-input.wav"):
+            t = p.with_name(p.name[: -len("-input.wav")] + "-target.wav")
+            if not t.is_file():
+                raise BadInput(f"{p}: no matching target file {t.name}")
+            pairs.append((p, t))
+    return pairs
+
+
+def _load_pair(pin, ptarget, sample_rate):
+    dry, wet = load_wav(pin, sample_rate), load_wav(ptarget, sample_rate)
+    if abs(len(dry) - len(wet)) > 0.01 * max(len(dry), len(wet)):
+        raise BadInput(f"{ptarget}: length {len(wet)} samples does not match its input {pin.name} ({len(dry)})")
+    n = min(len(dry), len(wet))
+    return dry[:n], wet[:n]
+
+
+def read_paired(folder, sample_rate=44100, *, fractions=(0.7, 0.15, 0.15)) -> Pairs:
+    """Pairs from train/ val/ test/ subfolders when present; otherwise all pairs joined end to end and split in
+    time by `fractions` (the source splits 5:42 / 1:24 / 1:04)."""
+    folder = Path(folder)
+    if all((folder / s).is_dir() for s in SPLITS):
+        dry, wet = {}, {}
+        for s in SPLITS:
+            pairs = _pair_files(folder / s)
+            if not pairs:
+                raise BadInput(f"{folder / s}: no *-input.wav / *-target.wav pairs")
+            loaded = [_load_pair(a, b, sample_rate) for a, b in pairs]
+            dry[s] = np.concatenate([d for d, _ in loaded])
+            wet[s] = np.concatenate([w for _, w in loaded])
+        return Pairs(sample_rate, dry, wet, {"layout": "paired", "split": "folders"})
+    pairs = _pair_files(folder)
+    if not pairs:
+        raise BadInput(f"{folder}: no effects pairs; expected *-input.wav + *-target.wav, input/ + target/, "
+                       "or train/ val/ test/ folders of pairs")
+    loaded = [_load_pair(a, b, sample_rate) for a, b in pairs]
+    dry_all = np.concatenate([d for d, _ in loaded])
+    wet_all = np.concatenate([w for _, w in loaded])
+    a = int(len(dry_all) * fractions[0])
+    b = a + int(len(dry_all) * fractions[1])
+    dry = {"train": dry_all[:a], "val": dry_all[a:b], "test": dry_all[b:]}
+    wet = {"train": wet_all[:a], "val": wet_all[a:b], "test": wet_all[b:]}
+    return Pairs(sample_rate, dry, wet, {"layout": "paired", "split": f"in time {fractions}"})
