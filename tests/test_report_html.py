@@ -19,6 +19,7 @@ FAMILY_SECTIONS = {  # the pictures a person expects for each family
     "dcase": ["confusion", "steps"],
     "effects": ["waveforms", "steps"],
     "mae": ["probe", "steps"],
+    "speech": ["confusion", "steps"],
     "speech_analyze": [],
 }
 
@@ -122,6 +123,20 @@ def test_malformed_sections_degrade_to_a_note_not_a_crash():
     assert 'data-verdict="fail"' in page
     assert 'class="gauge fail" data-budget="flash"' in page
     assert "<img" not in page  # nothing drawable: no picture, and no crash
+
+
+@pytest.mark.parametrize("name", FAMILY_SECTIONS)
+def test_fixtures_hold_their_familys_views(name):
+    assert html.missing_views(load(name)) == []
+
+
+def test_a_recipe_run_without_its_pictures_says_so():
+    record = load("cae")
+    del record["views"]["spectrograms"]
+    assert html.missing_views(record) == ["spectrograms"]
+    assert 'id="missing-views"' in html.render(record) and "no spectrograms" in html.render(record)
+    record["recipe"] = None  # an analyze record has no data to draw: nothing is missing
+    assert html.missing_views(record) == []
 
 
 def test_a_section_that_raises_is_named_on_the_page(monkeypatch):

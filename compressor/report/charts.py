@@ -210,7 +210,7 @@ def confusion(conf):
         return None
     n = panels[0][1].shape[0]
     labels = classes if len(classes) == n else [str(i) for i in range(n)]
-    size = 2.2 + 0.32 * n
+    size = min(2.2 + 0.32 * n, 7.0)  # many classes (speech: 248) get a fixed size and no per-class labels
     fig = Figure(figsize=(size * len(panels), size))
     for i, (name, matrix) in enumerate(panels):
         ax = fig.add_subplot(1, len(panels), i + 1)
@@ -218,8 +218,9 @@ def confusion(conf):
         total = matrix.sum()
         accuracy = np.trace(matrix) / total if total else float("nan")
         ax.set_title(f"{name}: accuracy {accuracy:.1%}", fontsize=9)
-        ax.set_xticks(range(n), labels, rotation=60, ha="right", fontsize=7)
-        ax.set_yticks(range(n), labels if i == 0 else [""] * n, fontsize=7)
+        if n <= 30:
+            ax.set_xticks(range(n), labels, rotation=60, ha="right", fontsize=7)
+            ax.set_yticks(range(n), labels if i == 0 else [""] * n, fontsize=7)
         ax.set_xlabel("predicted", fontsize=8)
         if i == 0:
             ax.set_ylabel("true", fontsize=8)
@@ -254,6 +255,6 @@ def probe(probe_view):
         ax.bar_label(bars, [f"{v:.1%}" if p[idx] is not None else "" for v, p in zip(vals, pairs)], fontsize=7)
     ax.set_xticks(x, [p[0] for p in pairs], fontsize=8)
     ax.set_ylabel("probe accuracy")
-    ax.set_ylim(0, 1.1)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.set_ylim(0, 1.2)
+    ax.legend(fontsize=8, loc="upper right", ncol=2)
     return _data_uri(fig)

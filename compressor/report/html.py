@@ -323,6 +323,28 @@ def probe_block(record) -> str:
                    "compression.") if uri else ""
 
 
+# what a person expects to see for each model family after a recipe run (an `analyze` record has no data to show)
+FAMILY_VIEWS = {"cae": ("spectrograms", "weight_histograms"), "dcase": ("confusion",), "speech": ("confusion",),
+                "effects": ("waveforms",), "mae": ("probe",)}
+
+
+def missing_views(record) -> list:
+    """The family's views a recipe run should have recorded but did not (empty for analyze records)."""
+    record = record if isinstance(record, dict) else {}
+    if not isinstance(record.get("recipe"), dict):
+        return []
+    views = _dict(record.get("views"))
+    return [v for v in FAMILY_VIEWS.get(_dict(record.get("model")).get("family"), ()) if not views.get(v)]
+
+
+def missing_views_note(record) -> str:
+    missing = missing_views(record)
+    if not missing:
+        return ""
+    return (f'<p class="note" id="missing-views">This run recorded no {_e(", ".join(m.replace("_", " ") for m in missing))}'
+            f" for its {_e(_dict(record.get('model')).get('family'))} model, so those pictures are not shown.</p>")
+
+
 def artifacts_block(record) -> str:
     items = [f'<tr><th>{_e(role)}</th><td><a href="{_e(path)}">{_e(path)}</a></td></tr>'
              for role, path in _dict(record.get("artifacts")).items() if path]
@@ -348,7 +370,7 @@ def legend() -> str:
 
 SECTIONS = (status_banner, verdict_block, gauges, warnings_block, headline, context, layer_table, energy_chart,
             steps_block, histograms, spectrogram_block, waveform_block, confusion_block, probe_block,
-            artifacts_block, run_details)
+            missing_views_note, artifacts_block, run_details)
 
 
 def _guarded(draw, record) -> str:
