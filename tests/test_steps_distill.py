@@ -1,0 +1,105 @@
+"""Distillation: Hinton KD beats the same student without KD; TOR masks teacher outliers; the others train."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from compressor.errors import BadInput
+from compressor.steps.distill import (DataFreeDistiller, Distiller, EmbeddingDistiller, TORDistiller, distill,
+                                      tor_loss)
+from compressor.steps.train import fit
+
+DIM, CLASSES = 20, 5
+KD_MARGIN = 0.05  # KD must beat plain training by at least 5 accuracy points on held-out data
+
+
+def linear(dim_in, dim_out, seed, name):
+    tf.keras.utils.set_random_seed(seed)
+    return tf.keras.Sequential([tf.keras.Input((dim_in,)), tf.keras.layers.Dense(dim_out)], name=name)
+
+
+def teacher_task():
+    """A teacher that knows the task (a fixed linear map to logits); labels are its argmax. The student sees only
+    48 labelled examples: hard labels tell it little, the teacher's soft outputs tell it the whole map."""
+    teacher = linear(DIM, CLASSES, 1, "teacher")
+    rng = np.random.default_rng(0)
+    x_train = rng.normal(size=(48, DIM)).astype("float32")
+    x_test = rng.normal(size=(2000, DIM)).astype("float32")
+    label = lambda x: np.argmax(teacher.predict(x, verbose=0), axis=1)
+    return teacher, (x_train, label(x_train)), (x_test, label(x_test))
+
+
+def accuracy(model, data):
+    x, y = data
+    return float(np.mean(np.argmax(model.predict(x, verbose=0), axis=1) == y))
+
+
+def test_hinton_kd_beats_the_student_without_kd():
+    teacher, train, test = teacher_task()
+    settings = dict(lr=1e-2, epochs=30, batch_size=16, seed=0)
+    plain = linear(DIM, CLASSES, 7, "student")
+    fit(plain, train, loss="crossentropy", **settings)
+    student, history = distill(Distiller(linear(DIM, CLASSES, 7, "student"), teacher, temperature=2.0, alpha=0.1),
+                               train, test, **settings)
+    acc_plain, acc_kd = accuracy(plain, test), accuracy(student, test)
+    print(f"held-out accuracy: plain {acc_plain:.3f}, Hinton KD {acc_kd:.3f}")
+    assert acc_kd >= acc_plain + KD_MARGIN
+    assert {"loss", "student_loss", "distillation_loss", "accuracy", "val_accuracy"} <= set(history)
+    assert history["val_accuracy"][-1] == pytest.approx(acc_kd, abs=1e-6)
+
+
+def test_distiller_rejects_bad_settings():
+    with pytest.raises(BadInput, match="temperature"):
+        Distiller(linear(2, 2, 0, "s"), linear(2, 2, 0, "t"), temperature=0)
+
+
+def test_tor_loss_masks_teacher_outliers():
+    y = tf.constant([[0.0, 1.0, 2.0, 3.0]])
+    teacher = tf.constant([[0.0, 1.5, 2.0, 10.0]])  # last element: teacher is an outlier for epsilon 0.6
+    student = tf.Variable([[1.0, 1.0, 1.0, 1.0]])
+    mse = tf.keras.losses.MeanSquaredError()
+    with tf.GradientTape() as tape:
+        loss, keep = tor_loss(y, student, teacher, 0.6, mse)
+    assert keep.numpy().tolist() == [[True, True, True, False]]
+    assert float(loss) == pytest.approx((1.0 + 0.0 + 1.0 + 0.0) / 4)   # the outlier's error (4.0) is not counted
+    grad = tape.gradient(loss, student).numpy()
+    assert grad[0, 3] == 0.0 and grad[0, 0] != 0.0
+    everything, _ = tor_loss(y, student, teacher, 100.0, mse)
+    assert float(everything) == pytest.approx(float(mse(y, student)))  # large epsilon: the plain loss
+
+
+def test_tor_distiller_trains_a_regression_student():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 32, 1)).astype("float32")
+    y = np.tanh(2 * x)
+    teacher = tf.keras.Sequential([tf.keras.Input((32, 1)), tf.keras.layers.Lambda(lambda v: tf.tanh(2 * v))])
+    tf.keras.utils.set_random_seed(0)
+    student = tf.keras.Sequential([tf.keras.Input((32, 1)), tf.keras.layers.Dense(8, activation="tanh"),
+                                   tf.keras.layers.Dense(1)])
+    student, history = distill(TORDistiller(student, teacher, epsilon=0.1, loss="esr_dc"), (x, y), (x, y),
+                               lr=1e-2, epochs=8, batch_size=16)
+    assert history["kept_fraction"][-1] == 1.0  # a perfect teacher is never an outlier
+    assert history["val_student_loss"][-1] < 0.5 * history["val_student_loss"][0]
+
+
+def test_embedding_distiller_matches_teacher_embeddings_through_a_projection():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(256, 12)).astype("float32")
+    teacher = linear(12, 8, 3, "teacher_encoder")
+    student = linear(12, 4, 4, "student_encoder")  # narrower: a projection 4 -> 8 is trained alongside
+    distiller = EmbeddingDistiller(student, teacher, loss="mse")
+    trained, history = distill(distiller, x, x, lr=1e-2, epochs=6, batch_size=32)
+    assert trained is student and trained.output_shape[-1] == 4
+    assert history["val_loss"][-1] < 0.6 * history["val_loss"][0]
+
+
+def test_data_free_distiller_moves_the_student_towards_the_teacher():
+    teacher = linear(6, 1, 5, "teacher")
+    student = linear(6, 1, 6, "student")
+    x_check = np.random.default_rng(1).normal(size=(512, 6)).astype("float32")
+    gap = lambda: float(np.mean((teacher.predict(x_check, verbose=0) - student.predict(x_check, verbose=0)) ** 2))
+    before = gap()
+    trained, history = distill(DataFreeDistiller(student, teacher, latent_dim=4, batch_size=32), None,
+                               lr=1e-2, epochs=2, steps_per_epoch=40)
+    assert {"student_loss", "generator_loss"} <= set(history)
+    assert gap() < 0.5 * before
