@@ -1,0 +1,343 @@
+"""FPGA export: an hls4ml project written from a QKeras model, proven by C simulation against the model itself.
+
+    export_hls(qmodel, target, out_dir, x_test) -> {"project_dir", "config", "metrics", "figures", "notes"}
+
+Precisions come from the QKeras quantizers (hls4ml's per-layer config with 'auto' accumulators, SPEC 0: a flat
+default was off by 0.18 on a 2.5 range); what no quantizer fixes (the input, the default for helper layers, an
+unquantized output) is sized from the data's range. The project is written, compiled and simulated in a staged
+folder that replaces out_dir only when the C simulation agrees with QKeras within tolerance.
+"""
+
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..atomic import staged_dir
+from ..errors import BadInput, UnsupportedLayer, VerificationFailed
+from ..figures import measured
+
+# Layers hls4ml 1.3 cannot convert, with what to build instead (hls4ml has no transposed convolution: SPEC 0).
+ALTERNATIVES = {
+    "Conv2DTranspose": "UpSampling2D + Conv2D (SPEC 1: the FPGA variant of the CAE decoder)",
+    "QConv2DTranspose": "UpSampling2D + QConv2D",
+    "Conv1DTranspose": "UpSampling1D + Conv1D",
+    "Conv3D": "Conv2D over a reshaped input",
+    "Dropout": "nothing: drop it from the inference model (it is the identity at inference)",
+}
+CONV_TYPES = ("Conv1D", "Conv2D", "QConv1D", "QConv2D", "SeparableConv1D", "SeparableConv2D", "DepthwiseConv1D",
+              "DepthwiseConv2D", "QDepthwiseConv2D", "QSeparableConv1D", "QSeparableConv2D", "QConv2DBatchnorm")
+INPUT_FRACTION_BITS = 12     # fraction bits of the input (data in [0, 1] lands on a 2**-12 grid)
+FRACTION_BITS = 16           # fraction bits of helper layers no quantizer sizes (e.g. QKeras alpha scaling)
+OUTPUT_BITS = 18             # width of an unquantized model output; its LSB is the unit of the error metric
+CSIM_BY = "hls4ml C simulation (g++ compile of the written project)"
+
+
+def _class_name(layer) -> str:
+    return type(layer).__name__
+
+
+def check_supported(model):
+    """Raise UnsupportedLayer naming the first layer hls4ml cannot convert (and what to use instead)."""
+    import hls4ml
+
+    supported = set(hls4ml.converters.get_supported_keras_layers())
+    for layer in _flat_layers(model):
+        cls = _class_name(layer)
+        if cls == "InputLayer" or cls in supported and cls not in ALTERNATIVES:
+            continue
+        instead = ALTERNATIVES.get(cls, "a layer from hls4ml's supported list (hls4ml.converters."
+                                        "get_supported_keras_layers())")
+        raise UnsupportedLayer(f"layer '{layer.name}' ({cls}) is not supported by hls4ml for FPGA export; "
+                               f"use {instead}")
+
+
+def _flat_layers(model):
+    for layer in model.layers:
+        if hasattr(layer, "layers") and _class_name(layer) in ("Functional", "Sequential", "Model"):
+            yield from _flat_layers(layer)
+        else:
+            yield layer
+
+
+def uses_convolution(model) -> bool:
+    return any(_class_name(layer) in CONV_TYPES for layer in _flat_layers(model))
+
+
+# -- po2 biases ---------------------------------------------------------------------------------------------------
+
+def replace_po2_biases(qmodel):
+    """Return (model, notes): every quantized_po2 bias replaced by a quantized_bits quantizer that holds the same
+    power-of-two values exactly (hls4ml's C simulation cannot add a po2 bias in io_stream: SPEC 0)."""
+    import keras
+    from qkeras import quantized_bits
+
+    notes, replaced = [], {}
+    for layer in _flat_layers(qmodel):
+        q = getattr(layer, "bias_quantizer_internal", None)
+        if q is None or "po2" not in type(q).__name__ or not getattr(layer, "use_bias", False):
+            continue
+        values = np.asarray(q(layer.bias).numpy(), dtype=np.float64)
+        nonzero = np.abs(values[values != 0])
+        top = int(math.ceil(math.log2(nonzero.max()))) if nonzero.size else 0
+        low = int(math.floor(math.log2(nonzero.min()))) if nonzero.size else 0
+        integer = max(top + 1, 0)              # 2**top must fit: quantized_bits' range is [-2**i, 2**i)
+        fraction = max(-low, 0)
+        bits = 1 + integer + fraction
+        replaced[layer.name] = (quantized_bits(bits, integer, 1, alpha=1), values.astype(np.float32))
+        notes.append(f"{layer.name}: po2 bias {type(q).__name__} converted to the equal fixed-point values "
+                     f"quantized_bits({bits},{integer},1) before hls4ml (SPEC 0: po2 bias C-sim does not compile)")
+    if not replaced:
+        return qmodel, notes
+
+    def clone(layer):
+        if layer.name not in replaced:
+            return layer.__class__.from_config(layer.get_config())
+        cfg = layer.get_config()
+        cfg["bias_quantizer"] = replaced[layer.name][0]
+        return layer.__class__.from_config(cfg)
+
+    model = keras.models.clone_model(qmodel, clone_function=clone)
+    model.set_weights(qmodel.get_weights())
+    for name, (_, values) in replaced.items():
+        layer = model.get_layer(name)
+        weights = layer.get_weights()
+        weights[-1] = values
+        layer.set_weights(weights)
+    return model, notes
+
+
+# -- configuration ------------------------------------------------------------------------------------------------
+
+def _integer_bits(max_abs: float) -> int:
+    """Integer bits (sign included) of a signed fixed-point type holding +-max_abs."""
+    return max(int(math.ceil(math.log2(max_abs + 1e-12))), 0) + 1 if max_abs > 0 else 1
+
+
+def layer_outputs(model, x) -> dict:
+    """Keras output of every layer on x (hls4ml's own profiling helper needs pandas, which the stack lacks)."""
+    import keras
+
+    layers = [layer for layer in model.layers if _class_name(layer) != "InputLayer"]
+    probe = keras.Model(model.inputs, [layer.output for layer in layers])
+    outs = probe.predict(x, verbose=0)
+    outs = outs if isinstance(outs, list) else [outs]
+    return {layer.name: np.asarray(o) for layer, o in zip(layers, outs)}
+
+
+def hls_config(model, target, x_sample, *, backend=None, strategy="Latency", reuse_factor=1) -> dict:
+    """hls4ml's per-layer config from the quantizers, plus the precisions no quantizer fixes, sized from data."""
+    import hls4ml
+
+    backend = backend or target.backend
+    outputs = layer_outputs(model, x_sample)
+    peak = max(float(np.max(np.abs(o))) for o in outputs.values())
+    default_i = _integer_bits(peak) + 1                                   # one guard bit for helper layers
+    cfg = hls4ml.utils.config_from_keras_model(model, granularity="name", backend=backend,
+                                               default_precision=f"fixed<{default_i + FRACTION_BITS},{default_i}>",
+                                               default_reuse_factor=reuse_factor)
+    cfg["Model"]["Strategy"] = strategy
+    layers = cfg["LayerName"]
+    input_name = model.layers[0].name
+    in_i = _integer_bits(float(np.max(np.abs(x_sample))))
+    layers[input_name]["Precision"]["result"] = f"fixed<{in_i + INPUT_FRACTION_BITS},{in_i}>"
+    for name in layers:
+        layers[name]["Trace"] = True            # so a divergence can be located without recompiling
+        if "ReuseFactor" in layers[name]:
+            layers[name]["ReuseFactor"] = reuse_factor
+        if "Strategy" in layers[name] or strategy != "Latency":
+            layers[name]["Strategy"] = strategy
+    return cfg
+
+
+def set_output_precision(hls_model, model, x_sample):
+    """An output no quantizer sizes gets OUTPUT_BITS sized to its range (rounded, saturating): that width's LSB
+    is the unit of the C-sim error. Set on the converted graph, because hls4ml appends layers (QKeras alpha
+    scaling) after the Keras output layer, whose config cannot name them in advance."""
+    from hls4ml.model.types import FixedPrecisionType, RoundingMode, SaturationMode
+
+    last = model.layers[-1]
+    if getattr(last, "activation", None) is not None and "quantized" in type(last.activation).__name__:
+        return None                                   # the model's own output quantizer fixes it
+    peak = float(np.max(np.abs(model.predict(x_sample, verbose=0))))
+    precision = list(hls_model.get_layers())[-1].get_output_variable().type.precision
+    if not isinstance(precision, FixedPrecisionType):
+        return None
+    # edited in place: the object is the backend's subclass that knows how to print itself as C++
+    precision.width, precision.integer, precision.signed = OUTPUT_BITS, _integer_bits(peak) + 1, True
+    precision.rounding_mode, precision.saturation_mode = RoundingMode.RND, SaturationMode.SAT
+    return str(precision)
+
+
+def choose_schedule(model, cfg_for, target, strategy=None, reuse_factor=None):
+    """Strategy and reuse factor: the most parallel design whose resource estimate fits the board.
+    Returns (cfg, strategy, reuse_factor, estimate, reason)."""
+    from ..analysis.resources import estimate_resources
+
+    if strategy is not None or reuse_factor is not None:
+        s, rf = strategy or ("Latency" if (reuse_factor or 1) == 1 else "Resource"), reuse_factor or 1
+        cfg = cfg_for(s, rf)
+        return cfg, s, rf, estimate_resources(model, cfg, target), "set by the recipe"
+    tried = [("Latency", 1)] + [("Resource", rf) for rf in (2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)]
+    for s, rf in tried:
+        cfg = cfg_for(s, rf)
+        est = estimate_resources(model, cfg, target)
+        if est["fits"]:
+            return cfg, s, rf, est, f"first of {tried[0]}..{tried[-1]} whose estimate fits {target.name}"
+    return cfg, s, rf, est, f"nothing tried fits {target.name}: most serial design kept, estimate exceeds board"
+
+
+def _precision_of(hls_model, layer_name=None):
+    layers = list(hls_model.get_layers())
+    layer = layers[-1] if layer_name is None else next(lay for lay in layers if lay.name == layer_name)
+    return layer.get_output_variable().type.precision
+
+
+def on_input_grid(x, precision):
+    """x truncated onto the fixed-point grid of `precision` (ap_fixed's default AP_TRN, AP_WRAP assumed inside
+    the range): what the C simulation computes on."""
+    step = lsb_of(precision)
+    top = 2.0 ** (precision.integer - 1) if precision.signed else 2.0 ** precision.integer
+    return np.clip(np.floor(x / step) * step, -top if precision.signed else 0.0, top - step).astype(np.float32)
+
+
+def lsb_of(precision) -> float:
+    """The value of one least significant bit of an hls4ml fixed/int precision."""
+    width = getattr(precision, "width", None)
+    integer = getattr(precision, "integer", width)
+    return 2.0 ** -(width - integer)
+
+
+# -- export -------------------------------------------------------------------------------------------------------
+
+def export_hls(qmodel, target, out_dir, x_test, *, io_type=None, backend=None, strategy=None, reuse_factor=None,
+               tolerance_lsb=16.0, task="regression", min_agreement=0.98, project_name="myproject") -> dict:
+    """Write the hls4ml project for `target` into out_dir, compile its C simulation, run it on x_test and compare
+    with the QKeras model. Raises UnsupportedLayer before writing, VerificationFailed (nothing written) when the
+    C simulation diverges: beyond tolerance_lsb output LSBs (regression) or below min_agreement (classification)."""
+    import hls4ml
+
+    if task not in ("regression", "classification"):
+        raise BadInput(f"export_hls: task must be 'regression' or 'classification', got {task!r}")
+    if getattr(target, "kind", None) != "fpga":
+        raise BadInput(f"target '{getattr(target, 'name', target)}' is not an FPGA target")
+    check_supported(qmodel)
+    x_test = np.asarray(x_test, dtype=np.float32)
+    if x_test.ndim < 2 or len(x_test) == 0:
+        raise BadInput(f"export_hls: x_test must be a non-empty batch of inputs, got shape {x_test.shape}")
+
+    model, notes = replace_po2_biases(qmodel)
+    io_type = io_type or ("io_stream" if uses_convolution(model) else "io_parallel")
+    backend = backend or target.backend
+
+    def cfg_for(s, rf):
+        return hls_config(model, target, x_test, backend=backend, strategy=s, reuse_factor=rf)
+
+    cfg, strategy, reuse_factor, estimate, reason = choose_schedule(model, cfg_for, target, strategy, reuse_factor)
+    out_dir = Path(out_dir)
+    timings = {}
+    with staged_dir(out_dir) as stage:
+        t0 = time.perf_counter()
+        hls_model = hls4ml.converters.convert_from_keras_model(
+            model, hls_config=cfg, output_dir=str(stage), project_name=project_name, io_type=io_type,
+            backend=backend, part=target.part, clock_period=round(1000.0 / target.clock_mhz, 3))
+        timings["convert_s"] = time.perf_counter() - t0
+        set_output_precision(hls_model, model, x_test)
+        t0 = time.perf_counter()
+        hls_model.compile()                      # writes the project, then g++ builds the C simulation library
+        timings["write_compile_s"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        y_hls = np.asarray(hls_model.predict(x_test)).reshape(len(x_test), -1)
+        timings["csim_s"] = time.perf_counter() - t0
+        # QKeras sees the inputs on the hardware's input grid, so the comparison measures the design, not the
+        # input format (whose step is recorded beside it)
+        x_grid = on_input_grid(x_test, list(hls_model.get_layers())[0].get_output_variable().type.precision)
+        y_q = np.asarray(model.predict(x_grid, verbose=0)).reshape(len(x_test), -1)
+        metrics = compare_outputs(y_q, y_hls, lsb_of(_precision_of(hls_model)), task)
+        metrics["output_precision"] = str(_precision_of(hls_model))
+        metrics["input_precision"] = str(list(hls_model.get_layers())[0].get_output_variable().type.precision)
+        failed = (metrics["max_error_lsb"] > tolerance_lsb if task == "regression"
+                  else metrics["agreement"] < min_agreement)
+        if failed:
+            where = locate_divergence(model, hls_model, x_grid[:4])
+            what = (f"max error {metrics['max_error_lsb']:.1f} LSB > {tolerance_lsb}" if task == "regression"
+                    else f"class agreement {metrics['agreement']:.3f} < {min_agreement}")
+            err = VerificationFailed(f"hls4ml C simulation disagrees with the QKeras model: {what}; "
+                                     f"first divergent layer: {where['first'] or 'none found'}")
+            err.trace = where["layers"]
+            raise err
+        _fix_output_dir(stage, out_dir)
+    record_cfg = {
+        "backend": backend, "io_type": io_type, "part": target.part, "clock_mhz": target.clock_mhz,
+        "strategy": strategy, "reuse_factor": reuse_factor, "schedule_reason": reason,
+        "precisions": {lay.name: {k: str(v.precision) for k, v in lay.types.items()} for lay in hls_model.get_layers()},
+        "hls4ml_config": _plain(cfg),
+    }
+    figures = {
+        "csim_max_error_lsb": measured(metrics["max_error_lsb"], "LSB", CSIM_BY),
+        "csim_max_abs_error": measured(metrics["max_abs_error"], "", CSIM_BY),
+    }
+    if task == "classification":
+        figures["csim_agreement"] = measured(metrics["agreement"], "fraction", CSIM_BY)
+        figures["csim_accuracy"] = measured(metrics.get("accuracy_hls"), "fraction", CSIM_BY)
+    else:
+        figures["csim_mse"] = measured(metrics["mse_hls_vs_qkeras"], "", CSIM_BY)
+    return {"project_dir": str(out_dir), "config": record_cfg, "metrics": metrics, "figures": figures,
+            "resources": estimate, "timings": timings, "notes": notes, "n_inputs": int(len(x_test))}
+
+
+def compare_outputs(y_ref, y_hls, lsb, task, y_true=None) -> dict:
+    diff = np.abs(y_hls.astype(np.float64) - y_ref.astype(np.float64))
+    metrics = {"max_abs_error": float(diff.max()), "lsb": lsb, "max_error_lsb": float(diff.max() / lsb),
+               "mse_hls_vs_qkeras": float(np.mean(diff ** 2))}
+    if task == "classification":
+        c_ref, c_hls = y_ref.argmax(-1), y_hls.argmax(-1)
+        metrics["agreement"] = float(np.mean(c_ref == c_hls))
+        if y_true is not None:
+            metrics["accuracy_qkeras"] = float(np.mean(c_ref == y_true))
+            metrics["accuracy_hls"] = float(np.mean(c_hls == y_true))
+    return metrics
+
+
+def locate_divergence(model, hls_model, x) -> dict:
+    """Layer-by-layer: hls4ml's trace of the C simulation against the Keras layer outputs, each error in LSBs of
+    that layer's hls4ml output precision; `first` names the first layer beyond 4 LSB."""
+    _, trace = hls_model.trace(np.ascontiguousarray(x))
+    keras_out = layer_outputs(model, x)
+    # hls4ml's passes split a Keras layer (c1 -> c1, c1_alpha, c1_linear): its output is the last of those.
+    last_of = {}
+    for layer in hls_model.get_layers():
+        for kname in keras_out:
+            if layer.name in trace and (layer.name == kname or layer.name.startswith(kname + "_")):
+                last_of[kname] = layer
+    rows, first = [], None
+    for kname, layer in last_of.items():
+        ref = keras_out[kname].reshape(len(x), -1)
+        got = np.asarray(trace[layer.name]).reshape(len(x), -1)
+        if ref.shape != got.shape:
+            continue
+        err = float(np.max(np.abs(ref - got)))
+        precision = layer.get_output_variable().type.precision
+        lsb = lsb_of(precision)
+        rows.append({"layer": kname, "hls_layer": layer.name, "max_abs_error": err, "error_lsb": err / lsb,
+                     "precision": str(precision)})
+        if first is None and err / lsb > 4:
+            first = f"{kname} ({err:.4g} = {err / lsb:.1f} LSB of {precision})"
+    return {"first": first, "layers": rows}
+
+
+def _fix_output_dir(stage, out_dir):
+    """hls4ml records its output folder in hls4ml_config.yml: point it at the final folder, not the staging one."""
+    cfg = Path(stage) / "hls4ml_config.yml"
+    if cfg.is_file():
+        cfg.write_text(cfg.read_text().replace(str(stage), str(Path(out_dir).resolve())))
+
+
+def _plain(obj):
+    if isinstance(obj, dict):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    return obj if isinstance(obj, (str, int, float, bool, type(None))) else str(obj)
+
