@@ -41,6 +41,7 @@ def test_prune_reaches_057_within_002(quantized):
                                           "dense": {"kernel": "quantized_bits(4,0,1)"}})
     before = measure_sparsity(model)["overall"]
     pruned, sparsity = prune(model, target_sparsity=0.57, total_steps=N // BATCH * EPOCHS, fit_fn=fit_fn(tiny_data()))
+    print(f"measured sparsity (quantized={quantized}): {sparsity}")
     assert before < 0.05
     assert abs(sparsity["overall"] - 0.57) <= 0.02
     assert set(sparsity["layers"]) == {"conv", "dense"}
@@ -82,3 +83,14 @@ def test_keep_zeros_keeps_the_zeros_through_a_fine_tune():
     pruned2, _ = prune(tiny_model(), target_sparsity=0.57, total_steps=24, fit_fn=fit_fn(tiny_data()))
     fit(pruned2, tiny_data(1), loss="crossentropy", lr=1e-2, epochs=2, batch_size=BATCH, seed=1)
     assert measure_sparsity(pruned2)["overall"] < 0.1
+
+
+def test_prune_then_quantize_then_qat_keeps_the_zeros():
+    pruned, sparsity = prune(tiny_model(), target_sparsity=0.57, total_steps=24, fit_fn=fit_fn(tiny_data()))
+    qmodel, _ = quantize_model(pruned, {"conv": {"kernel": "quantized_bits(8,0,1)"},
+                                        "dense": {"kernel": "stochastic_ternary"}})
+    assert measure_sparsity(qmodel)["overall"] == pytest.approx(sparsity["overall"])  # zeros copied over
+    history = fit(qmodel, tiny_data(1), loss="crossentropy", lr=1e-3, epochs=2, batch_size=BATCH, seed=1,
+                  callbacks=[keep_zeros()])
+    assert np.isfinite(history["loss"][-1])
+    assert measure_sparsity(qmodel)["overall"] >= sparsity["overall"]
