@@ -23,7 +23,7 @@ def synthetic_device_irs(count, seed, sr=44100, seconds=0.01):
     irs = []
     for _ in range(count):
         tail = rng.standard_normal(n) * np.exp(-t / rng.uniform(0.0005, 0.003))
-        b, a = scipy.signal.butter(2, rng.uniform(2000, 12000), fs=sr)
+        b, a = scipy.signal.butter(2, min(rng.uniform(2000, 12000), 0.45 * sr), fs=sr)
         ir = scipy.signal.lfilter(b, a, tail) * rng.uniform(0.2, 0.8)
         ir[0] += 1.0
         irs.append((ir / np.sqrt((ir ** 2).sum())).astype(np.float32))

@@ -12,6 +12,7 @@ Layouts, detected by `detect_layout`:
 """
 
 import csv
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,7 +51,9 @@ class Pairs:
 def load_wav(path, sample_rate):
     """Mono mixdown and resampling by librosa; a file it cannot decode is a BadInput naming the file."""
     try:
-        audio, _ = librosa.load(path, sr=sample_rate, mono=True)
+        with warnings.catch_warnings():  # librosa warns before falling back to audioread; the error says enough
+            warnings.simplefilter("ignore")
+            audio, _ = librosa.load(path, sr=sample_rate, mono=True)
     except Exception as e:  # soundfile/audioread raise many types; the user needs the file name and the reason
         raise BadInput(f"{path}: cannot read audio ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
     if audio.size == 0:
