@@ -4,11 +4,13 @@ Hand-written because hls4ml gives no estimate without running Vivado HLS; this i
 as such (BY), to choose a reuse factor and to warn before synthesis. The model:
   - multipliers: ceil(products / reuse_factor) instances; a product with a <=2-bit or po2 weight is an adder in
     LUTs; one with both operands >= 10 bits takes a DSP48 (2 when an operand exceeds 25/18 bits); narrower
-    products are LUT multipliers of about wa*wb/2 LUTs (Vivado maps small products to fabric);
-  - every product feeds an adder tree and a pipeline register: acc_bits LUTs and acc_bits FFs each;
+    products are fabric multipliers of wa*wb/8 LUTs (constant weights fold: the scale of published hls4ml
+    low-bit results, 5-15 LUTs a product);
+  - every product feeds the adder tree and a pipeline register: (wa+wb)/2 LUTs and (wa+wb)/2 FFs each;
   - weights: Latency strategy folds them into the logic; Resource strategy stores them in BRAM_18K as
     (reuse_factor deep) x (products/reuse_factor * weight bits wide), 512 x 36 bits per block;
-  - io_stream FIFOs between layers: BRAM_18K when larger than 1 kbit, else LUTRAM (64 bits per LUT);
+  - io_stream FIFOs between layers: BRAM_18K when deeper than 128 and over 4 kbit, else shift registers
+    (32 bits per LUT);
   - timing: a dense/conv step takes reuse_factor cycles per output (per pixel in io_stream); II is the slowest
     layer, latency the sum, seconds at the target's clock.
 """
@@ -64,13 +66,15 @@ def _multiplier_cost(w_bits, a_bits, weight_is_trivial):
         return 0.0, 0
     if min(w_bits, a_bits) >= 10:
         return 0.0, 1 if max(w_bits, a_bits) <= 25 and min(w_bits, a_bits) <= 18 else 2
-    return w_bits * a_bits / 2.0, 0
+    return w_bits * a_bits / 8.0, 0
 
 
 def _bram18(width_bits, depth):
-    if width_bits * depth <= 1024:
-        return 0
     return math.ceil(width_bits / 36) * math.ceil(depth / 512)
+
+
+def _fifo_bram18(width_bits, depth):
+    return _bram18(width_bits, depth) if depth > 128 and width_bits * depth > 4096 else 0
 
 
 def estimate_resources(qmodel, hls_config, target) -> dict:
@@ -101,8 +105,9 @@ def estimate_resources(qmodel, hls_config, target) -> dict:
             acc_bits = _width(prec.get("accum"), w_bits + (a_bits or default_w) + math.ceil(math.log2(per_step)))
             instances = math.ceil(per_step / rf)
             lut, dsp = _multiplier_cost(w_bits, a_bits or default_w, trivial)
-            row["LUT"] = instances * (lut + acc_bits)
-            row["FF"] = instances * acc_bits
+            a = a_bits or default_w
+            row["LUT"] = instances * (lut + (w_bits + a) / 2.0)
+            row["FF"] = instances * (w_bits + a) / 2.0
             row["DSP"] = instances * dsp
             if strategy == "resource":
                 row["BRAM_18K"] = _bram18(instances * w_bits, rf)
@@ -113,7 +118,7 @@ def estimate_resources(qmodel, hls_config, target) -> dict:
         else:
             act = getattr(layer, "activation", None)
             activation = str(getattr(act, "__name__", act) or "").lower()
-            if type(layer).__name__ == "Softmax" or any(t in activation for t in TABLE_ACTIVATIONS):
+            if type(layer).__name__ == "Softmax" or activation in TABLE_ACTIVATIONS:
                 row["BRAM_18K"] = 1                                         # one 1024-entry lookup table
             a_bits = _width(prec.get("result"), a_bits or default_w)
             out = layer.output_shape if isinstance(layer.output_shape, tuple) else None
@@ -122,9 +127,9 @@ def estimate_resources(qmodel, hls_config, target) -> dict:
         out = layer.output_shape if isinstance(layer.output_shape, tuple) else None
         if stream and out is not None and len(out) > 2:                  # the FIFO that carries this output
             depth, width = int(np.prod(out[1:-1])), int(out[-1]) * (a_bits or default_w)
-            fifo_bram = _bram18(width, depth)
+            fifo_bram = _fifo_bram18(width, depth)
             row["BRAM_18K"] += fifo_bram
-            row["LUT"] += 0 if fifo_bram else math.ceil(width * depth / 64)
+            row["LUT"] += 0 if fifo_bram else math.ceil(width * depth / 32)
         row["LUT"], row["FF"] = int(math.ceil(row["LUT"])), int(math.ceil(row["FF"]))
         row["latency_s"] = row["latency_cycles"] / clock_hz
         rows.append(row)

@@ -1,0 +1,76 @@
+"""FPGA analysis of a model for a board, without training or compiling: per-layer counts and QTools energy, the
+resource estimate of the design compress would export (strategy and reuse factor chosen to fit), and budget rows
+against the board's resources."""
+
+import numpy as np
+
+from . import budgets
+from .counts import keras_layer_counts
+from .energy import qtools_energy
+from .resources import estimate_resources
+
+
+def _merge_layers(record, rows):
+    """Update record["layers"] rows by name (another analysis may have made them), appending new ones."""
+    by_name = {row.get("name"): row for row in record.setdefault("layers", [])}
+    for row in rows:
+        if row["name"] in by_name:
+            by_name[row["name"]].update({k: v for k, v in row.items() if v is not None})
+        else:
+            record["layers"].append(row)
+            by_name[row["name"]] = row
+
+
+def analyze_fpga(model, target, record, *, x_sample=None, hls_config=None, energy=True) -> dict:
+    """Fill record["layers"] (params, bits, energy split), record["figures"] (energy_pj; LUT, FF, DSP, BRAM_18K,
+    URAM, latency_s estimates) and record["budgets"] (the board's resources, and its own budgets) for `target`.
+
+    x_sample sizes the precisions no quantizer fixes (the input range); without it, inputs in [0, 1] are assumed
+    and the record says so. hls_config: a ready hls4ml config (e.g. from export_hls); otherwise the schedule
+    export_hls would choose."""
+    from ..export.hls import check_supported, choose_schedule, hls_config as make_hls_config, replace_po2_biases
+
+    check_supported(model)
+    record.setdefault("warnings", [])
+    record.setdefault("figures", {})
+    if x_sample is None:
+        shape = tuple(d or 1 for d in model.input_shape[1:])
+        x_sample = np.random.default_rng(0).uniform(0, 1, size=(2, *shape)).astype(np.float32)
+        record["warnings"].append("FPGA estimate: no input sample given; input precision sized for values in [0, 1]")
+    rows = [{k: r[k] for k in ("name", "type", "params", "bits")} for r in keras_layer_counts(model)]
+    if energy:
+        e = qtools_energy(model)
+        by_name = {layer["name"]: layer["energy_pj"] for layer in e["layers"]}
+        for row in rows:
+            if row["name"] in by_name:
+                row["energy_pj"] = by_name[row["name"]]
+        record["figures"]["energy_pj"] = e["figure"]
+    hls_model_input, _ = replace_po2_biases(model)
+    if hls_config is None:
+        def cfg_for(strategy, reuse_factor):
+            return make_hls_config(hls_model_input, target, x_sample, strategy=strategy, reuse_factor=reuse_factor)
+
+        _, strategy, reuse_factor, estimate, reason = choose_schedule(hls_model_input, cfg_for, target)
+    else:
+        estimate = estimate_resources(hls_model_input, hls_config, target)
+        strategy = estimate["strategy"]
+        reuse_factor, reason = hls_config.get("Model", {}).get("ReuseFactor"), "given"
+    for row in rows:
+        match = next((r for r in estimate["layers"] if r["name"] == row["name"]), None)
+        if match:
+            row["fpga"] = {k: match[k] for k in ("LUT", "FF", "DSP", "BRAM_18K", "reuse_factor", "ii_cycles")}
+    _merge_layers(record, rows)
+    record["figures"].update(estimate["figures"])
+    record.setdefault("steps", []).append({
+        "name": "fpga_estimate", "kind": "analysis", "seconds": None, "metrics": dict(estimate["figures"]),
+        "artifacts": {}, "notes": [f"strategy {strategy}, reuse factor {reuse_factor} ({reason})",
+                                   f"fits {target.name}: {estimate['fits']}"]})
+    limits = budgets.target_limits(target)
+    missing = sorted(set(limits) - set(record["figures"]))
+    for name in missing:
+        record["warnings"].append(f"target budget '{name}' has no FPGA figure in this analysis: not judged")
+    rows_b = budgets.judge(record["figures"], {"target": {k: v for k, v in limits.items() if k not in missing}})
+    judged = {row["name"] for row in rows_b}
+    record["budgets"] = [row for row in record.get("budgets", []) if row["name"] not in judged] + rows_b
+    record["verdict"] = budgets.verdict(record["budgets"])
+    return record

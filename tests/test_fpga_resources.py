@@ -1,0 +1,81 @@
+"""The FPGA resource estimate: counts from the model, reuse factor trades resources for II, fit against the board."""
+
+import numpy as np
+import tensorflow as tf
+from qkeras import QActivation, QConv2D, QDense, quantized_bits, quantized_relu, ternary
+
+from compressor.analysis.resources import estimate_resources, precision_bits
+from compressor.export.hls import choose_schedule, hls_config
+from compressor.targets import load_target
+
+L = tf.keras.layers
+X = np.random.default_rng(0).uniform(0, 1, (2, 8, 8, 1)).astype(np.float32)
+
+
+def _cnn(kernel_quantizer):
+    inp = tf.keras.Input((8, 8, 1))
+    x = QConv2D(8, 3, kernel_quantizer=kernel_quantizer, bias_quantizer=quantized_bits(8, 3, 1), name="conv")(inp)
+    x = QActivation(quantized_relu(6, 2), name="relu")(x)
+    x = L.MaxPooling2D(2, name="pool")(x)
+    x = L.Flatten(name="flat")(x)
+    x = QDense(10, kernel_quantizer=quantized_bits(12, 2, 1, alpha=1), bias_quantizer=quantized_bits(8, 3, 1),
+               name="dense")(x)
+    return tf.keras.Model(inp, x)
+
+
+def test_precision_strings_parse():
+    assert precision_bits("fixed<8,1,TRN,WRAP,0>") == (8, 1, True)
+    assert precision_bits("ap_ufixed<8,3>") == (8, 3, False)
+    assert precision_bits("int<2>") == (2, 2, True)
+    assert precision_bits("auto") is None
+
+
+def test_layer_counts_operand_widths_and_labels():
+    model = _cnn(quantized_bits(8, 0, 1, alpha=1))
+    target = load_target("pynq-z2")
+    est = estimate_resources(model, hls_config(model, target, X), target)
+    rows = {r["name"]: r for r in est["layers"]}
+    assert rows["conv"]["products"] == 3 * 3 * 1 * 8 * 6 * 6        # kernel x output pixels
+    assert rows["dense"]["products"] == 3 * 3 * 8 * 10
+    assert rows["conv"]["operand_bits"][0] == 8 and rows["dense"]["operand_bits"] == [12, 6]
+    assert rows["dense"]["DSP"] == 0                                 # 12 x 6-bit products go to LUTs
+    assert est["total"]["LUT"] == sum(r["LUT"] for r in est["layers"])
+    assert est["figures"]["LUT"]["provenance"] == "estimated" and "operand-width" in est["figures"]["LUT"]["by"]
+    assert est["fits"] is True
+
+
+def test_ternary_kernels_need_no_multipliers():
+    target = load_target("pynq-z2")
+    m8, m3 = _cnn(quantized_bits(8, 0, 1, alpha=1)), _cnn(ternary(alpha=1))
+    conv8 = estimate_resources(m8, hls_config(m8, target, X), target)["layers"][0]
+    conv3 = estimate_resources(m3, hls_config(m3, target, X), target)["layers"][0]
+    assert conv3["LUT"] < conv8["LUT"] and conv3["DSP"] == 0
+
+
+def test_reuse_factor_trades_resources_for_interval():
+    model = _cnn(quantized_bits(8, 0, 1, alpha=1))
+    target = load_target("pynq-z2")
+    fast = estimate_resources(model, hls_config(model, target, X, reuse_factor=1), target)["total"]
+    slow = estimate_resources(model, hls_config(model, target, X, strategy="Resource", reuse_factor=8), target)["total"]
+    assert slow["LUT"] < fast["LUT"] and slow["ii_cycles"] == 8 * fast["ii_cycles"]
+    assert slow["BRAM_18K"] >= fast["BRAM_18K"]                     # Resource strategy keeps weights in BRAM
+
+
+def test_schedule_is_chosen_to_fit_the_board():
+    inp = tf.keras.Input((64,))
+    x = QDense(512, kernel_quantizer=quantized_bits(8, 0, 1, alpha=1), name="wide")(inp)
+    x = QActivation(quantized_relu(8, 3), name="relu")(x)
+    model = tf.keras.Model(inp, QDense(8, kernel_quantizer=quantized_bits(8, 0, 1, alpha=1), name="out")(x))
+    x_s = np.random.default_rng(0).uniform(0, 1, (2, 64)).astype(np.float32)
+    small, big = load_target("arty-a7-100t"), load_target("alveo-u250")
+
+    def cfg_for(target):
+        return lambda s, rf: hls_config(model, target, x_s, strategy=s, reuse_factor=rf)
+
+    _, s_big, rf_big, est_big, _ = choose_schedule(model, cfg_for(big), big)
+    _, s_small, rf_small, est_small, reason = choose_schedule(model, cfg_for(small), small)
+    assert (s_big, rf_big) == ("Latency", 1) and est_big["fits"]        # 32k products fit a U250 unrolled
+    assert s_small == "Resource" and rf_small > 1 and est_small["fits"]  # but not an Artix-7
+    assert estimate_resources(model, cfg_for(small)("Latency", 1), small)["fits"] is False
+    _, s, rf, _, why = choose_schedule(model, cfg_for(small), small, reuse_factor=4)
+    assert (s, rf, why) == ("Resource", 4, "set by the recipe")
