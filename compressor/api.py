@@ -65,9 +65,9 @@ def _start(model, source, target, command) -> dict:
     return record
 
 
-def _inputs(model, data, record) -> np.ndarray:
+def _inputs(model, data, record, synthetic=32) -> np.ndarray:
     if data is None:
-        x = data_arrays.synthetic_inputs(model.input_shape)
+        x = data_arrays.synthetic_inputs(model.input_shape, n=synthetic)
         record["warnings"].append(data_arrays.SYNTHETIC_WARNING.format(n=len(x)))
         record["data"] = {"source": "synthetic", "shapes": {"x": list(x.shape)}}
     elif isinstance(data, np.ndarray):
@@ -132,7 +132,7 @@ def analyze(model_or_path, target, budgets=None, data=None, command=None) -> dic
     source = model_or_path if isinstance(model_or_path, (str, Path)) else None
     model = load_model(model_or_path) if source else model_or_path
     record = _start(model, source, target, command)
-    x = _inputs(model, data, record)
+    x = _inputs(model, data, record, synthetic=8)   # counts do not depend on calibration: keep it cheap
     _, keras_total = _keras_step(model, record)
     if target.kind == "fpga":
         from .analysis.fpga import analyze_fpga  # another module's job; loaded only for FPGA targets
