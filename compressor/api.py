@@ -122,7 +122,10 @@ def _mcu_figures(model, x, target, record) -> tuple[bytes, object]:
 
 
 def _judge(record, target, budgets):
-    return budget_rules.apply(record, {"target": budget_rules.target_limits(target), "cli": budgets or {}})
+    limits = budget_rules.target_limits(target)
+    if target.kind == "fpga":  # resources analyze_fpga could not estimate: it has already warned, not judged
+        limits = {k: v for k, v in limits.items() if k in record["figures"]}
+    return budget_rules.apply(record, {"target": limits, "cli": budgets or {}})
 
 
 def analyze(model_or_path, target, budgets=None, data=None, command=None) -> dict:
@@ -132,13 +135,15 @@ def analyze(model_or_path, target, budgets=None, data=None, command=None) -> dic
     source = model_or_path if isinstance(model_or_path, (str, Path)) else None
     model = load_model(model_or_path) if source else model_or_path
     record = _start(model, source, target, command)
-    x = _inputs(model, data, record, synthetic=8)   # counts do not depend on calibration: keep it cheap
-    _, keras_total = _keras_step(model, record)
+    keras_rows, keras_total = _keras_step(model, record)
     if target.kind == "fpga":
+        x = None if data is None else _inputs(model, data, record)
         from .analysis.fpga import analyze_fpga  # another module's job; loaded only for FPGA targets
-        record["figures"].setdefault("macs", counted(keras_total["macs"], "MAC", "keras layers"))
-        analyze_fpga(model, target, record)
+        record["layers"] = [{k: v for k, v in r.items() if k != "macs_by"} for r in keras_rows]
+        record["figures"]["macs"] = counted(keras_total["macs"], "MAC", "keras layers (qkeras.estimate / by type)")
+        analyze_fpga(model, target, record, x_sample=None if data is None else x[:8])
     else:
+        x = _inputs(model, data, record, synthetic=8)   # counts do not depend on calibration: keep it cheap
         _mcu_figures(model, x, target, record)
     _judge(record, target, budgets)
     record["status"] = "complete"
