@@ -101,3 +101,22 @@ def test_list_targets_and_help(capsys):
     text = capsys.readouterr().out
     assert "compress analyze" in text and "compress check" in text and "exit codes" in text
     assert main(["--model", "x.keras"]) == 2                        # --model without --target
+
+
+def test_analyze_on_an_fpga_target_judges_its_resources(tmp_path, capsys):
+    inputs = keras.Input((16,))
+    hidden = keras.layers.Dense(8, activation="relu")(inputs)
+    keras.Model(inputs, keras.layers.Dense(5, activation="softmax")(hidden)).save(tmp_path / "mlp.keras")
+    assert main(["analyze", str(tmp_path / "mlp.keras"), "--target", "pynq-z2", "--budget", "macs=100"]) == 3
+    out = capsys.readouterr().out
+    assert "LUT" in out and "(target; estimated)" in out
+    assert [line for line in out.splitlines() if line.startswith("macs ")][0].count("FAIL") == 1  # 168 MACs
+
+
+def test_list_recipes_and_models(capsys):
+    from compressor.recipe import recipe_names
+    from compressor.zoo import list_models
+
+    assert main(["list", "recipes"]) == 0 and main(["list", "models"]) == 0
+    out = capsys.readouterr().out
+    assert all(name in out for name in recipe_names()) and all(name in out for name, _ in list_models())
