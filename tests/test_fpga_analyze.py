@@ -45,3 +45,18 @@ def test_a_design_too_big_for_the_board_fails_its_budget():
     assert record["verdict"] == "fail"
     assert any(row["verdict"] == "fail" and row["margin"] < 0 for row in record["budgets"])
     assert any("no input sample" in w for w in record["warnings"])
+
+
+def test_real_synthesis_figures_go_beside_the_estimate_and_are_judged():
+    from pathlib import Path
+
+    project = Path(__file__).parent / "fixtures" / "hls" / "synthesized"
+    record = analyze_fpga(_model(), load_target("pynq-z2"), new_record(["test"]), energy=False,
+                          x_sample=np.random.default_rng(0).uniform(0, 1, (2, 8, 8, 1)).astype(np.float32),
+                          project_dir=project)
+    figs = record["figures"]
+    assert figs["LUT_estimate"]["provenance"] == "estimated" and figs["LUT_hls"]["value"] == 23456
+    assert figs["LUT"] == figs["LUT_synth"] and figs["LUT"]["value"] == 19876       # post-synthesis wins
+    assert figs["latency_s"] == figs["latency_s_hls"]
+    rows = {row["name"]: row for row in record["budgets"]}
+    assert rows["LUT"]["value"] == 19876 and rows["LUT"]["provenance"] == "measured"

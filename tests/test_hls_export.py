@@ -139,3 +139,21 @@ def test_divergence_fails_the_export_with_a_layer_trace(tmp_path):
     rows = {r["layer"]: r for r in err.value.trace}
     assert rows["hidden"]["error_lsb"] <= 1 < rows["squash"]["error_lsb"]
     assert not out.exists()
+
+
+@pytest.mark.slow
+def test_vitis_backend_for_an_ultrascale_board(tmp_path):
+    inp = tf.keras.Input((16,))
+    x = QDense(8, kernel_quantizer=quantized_bits(6, 0, 1, alpha=1), bias_quantizer=quantized_bits(6, 2, 1),
+               name="fc1")(inp)
+    x = QActivation(quantized_relu(6, 2), name="relu1")(x)
+    x = QDense(4, kernel_quantizer=quantized_bits(6, 0, 1, alpha=1), bias_quantizer=quantized_bits(6, 2, 1),
+               name="fc2")(x)
+    model = tf.keras.Model(inp, x)
+    x_test = np.random.default_rng(5).uniform(-1, 1, (16, 16)).astype(np.float32)
+    target = load_target("zcu104")
+    result = export_hls(model, target, tmp_path / "hls", x_test, tolerance_lsb=1)
+    assert result["config"]["backend"] == "Vitis" and result["config"]["io_type"] == "io_parallel"
+    assert 'set backend "vitis"' in (tmp_path / "hls" / "project.tcl").read_text()
+    assert 'set part "xczu7ev-ffvc1156-2-e"' in (tmp_path / "hls" / "project.tcl").read_text()
+    assert result["metrics"]["max_error_lsb"] <= 1

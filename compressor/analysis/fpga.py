@@ -8,6 +8,9 @@ from . import budgets
 from .counts import keras_layer_counts
 from .energy import qtools_energy
 from .resources import estimate_resources
+from .synth_reports import read_synthesis_reports
+
+RESOURCE_FIGURES = ("LUT", "FF", "DSP", "BRAM_18K", "URAM")
 
 
 def _merge_layers(record, rows):
@@ -21,13 +24,14 @@ def _merge_layers(record, rows):
             by_name[row["name"]] = row
 
 
-def analyze_fpga(model, target, record, *, x_sample=None, hls_config=None, energy=True) -> dict:
+def analyze_fpga(model, target, record, *, x_sample=None, hls_config=None, energy=True, project_dir=None) -> dict:
     """Fill record["layers"] (params, bits, energy split), record["figures"] (energy_pj; LUT, FF, DSP, BRAM_18K,
     URAM, latency_s estimates) and record["budgets"] (the board's resources, and its own budgets) for `target`.
 
     x_sample sizes the precisions no quantizer fixes (the input range); without it, inputs in [0, 1] are assumed
     and the record says so. hls_config: a ready hls4ml config (e.g. from export_hls); otherwise the schedule
-    export_hls would choose."""
+    export_hls would choose. project_dir: an hls4ml project the user has synthesized; its real figures go beside
+    the estimate (LUT_estimate, LUT_hls, LUT_synth ...) and the budgets judge the most real one as LUT."""
     from ..export.hls import check_supported, choose_schedule, hls_config as make_hls_config, replace_po2_biases
 
     check_supported(model)
@@ -61,6 +65,15 @@ def analyze_fpga(model, target, record, *, x_sample=None, hls_config=None, energ
             row["fpga"] = {k: match[k] for k in ("LUT", "FF", "DSP", "BRAM_18K", "reuse_factor", "ii_cycles")}
     _merge_layers(record, rows)
     record["figures"].update(estimate["figures"])
+    for name in RESOURCE_FIGURES + ("latency_s",):
+        record["figures"][f"{name}_estimate"] = estimate["figures"][name]
+    synth = read_synthesis_reports(project_dir) if project_dir is not None else None
+    if synth:
+        record["figures"].update(synth["figures"])
+        for name in RESOURCE_FIGURES + ("latency_s",):       # post-synthesis beats HLS beats our estimate
+            best = synth["figures"].get(f"{name}_synth") or synth["figures"].get(f"{name}_hls")
+            if best is not None:
+                record["figures"][name] = best
     record.setdefault("steps", []).append({
         "name": "fpga_estimate", "kind": "analysis", "seconds": None, "metrics": dict(estimate["figures"]),
         "artifacts": {}, "notes": [f"strategy {strategy}, reuse factor {reuse_factor} ({reason})",
