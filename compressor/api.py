@@ -152,8 +152,8 @@ def analyze(model_or_path, target, budgets=None, data=None, command=None) -> dic
 
 def compress_model(model_path, target, data=None, out=None, budgets=None, command=None) -> dict:
     """Int8 TFLite + TFLite Micro C array for an MCU target, checked in this run; everything lands in `out`."""
-    from .export import carray, tflite, tflm
     from . import atomic
+    from .export import carray
 
     target = load_target(target) if isinstance(target, (str, Path)) else target
     if target.kind != "mcu":
@@ -165,35 +165,11 @@ def compress_model(model_path, target, data=None, out=None, budgets=None, comman
     record = _start(model, model_path, target, command)
     x = _inputs(model, data, record)
     _keras_step(model, record)
-    tflite_bytes, _ = _mcu_figures(model, x, target, record)
-
-    started = time.time()
-    check, xq, yq = tflite.verify_against_keras(model, tflite_bytes, x[:VERIFY_SAMPLES],
-                                                record["model"]["task"] == "classification")
-    micro, _ = tflm.run_tflm(tflite_bytes, xq)
-    tflm_diff = int(np.max(np.abs(micro.astype(np.int32) - yq.reshape(micro.shape).astype(np.int32))))
-    by = f"{check['samples']} {'synthetic' if data is None else 'data'} samples"
-    metrics = {"max_error_lsb": measured(round(check["max_error_lsb"], 3), "LSB", f"Keras vs TFLite interpreter, {by}"),
-               "mean_error_lsb": measured(round(check["mean_error_lsb"], 3), "LSB", f"Keras vs TFLite, {by}"),
-               "tflm_vs_tflite_lsb": measured(tflm_diff, "LSB", f"TFLite Micro vs TFLite interpreter, {by}")}
-    if "top1_agreement" in check:
-        metrics["top1_agreement"] = measured(check["top1_agreement"], "", f"argmax Keras vs TFLite, {by}")
-        metrics["top1_agreement_decisive"] = measured(
-            check["top1_agreement_decisive"], "", f"argmax Keras vs TFLite, the {check['decisive_samples']} of {by}"
-            " whose Keras top-2 gap exceeds 2 output LSBs")
-    record["steps"].append({"name": "verify", "kind": "check", "seconds": round(time.time() - started, 2),
-                            "metrics": metrics, "artifacts": {}, "notes": []})
+    data_label = "synthetic" if data is None else "data"
+    tflite_bytes, failures = int8_export(model, x, x, target, record,
+                                         classifier=record["model"]["task"] == "classification",
+                                         data_label=data_label)
     _judge(record, target, budgets)
-
-    failures = []
-    if check["max_error_lsb"] > MAX_ERROR_LSB:
-        failures.append(f"int8 output off by {check['max_error_lsb']:.1f} LSB (> {MAX_ERROR_LSB})")
-    if check.get("top1_agreement_decisive", 1.0) < MIN_TOP1_AGREEMENT:
-        failures.append(f"top-1 agreement {check['top1_agreement_decisive']:.0%} on the {check['decisive_samples']}"
-                        f" samples that are not ties at int8 resolution (< {MIN_TOP1_AGREEMENT:.0%})")
-    if tflm_diff > TFLM_MAX_DIFF_LSB:
-        failures.append(f"TFLite Micro differs from TFLite by {tflm_diff} LSB")
-    record["steps"][-1]["notes"] = failures
 
     # every check has run: now write, each file atomically
     record["artifacts"] = {"model_int8.tflite": "model_int8.tflite", "model_data.cc": "model_data.cc",
@@ -205,6 +181,39 @@ def compress_model(model_path, target, data=None, out=None, budgets=None, comman
     if failures:
         raise VerificationFailed(f"{model_path}: verification failed: {'; '.join(failures)} (report in {out})")
     return record
+
+
+def int8_export(model, x_calibration, x_verify, target, record, *, classifier, data_label="data"):
+    """Convert `model` to full-integer int8, count it (NeSsi), measure the TFLite Micro arena, and check it in this
+    run: Keras vs the TFLite interpreter (LSBs of the output scale, top-1 for classifiers) and TFLite Micro vs
+    TFLite. Figures and both steps land in `record`; returns (flatbuffer, failed checks as one-line strings)."""
+    from .export import tflite, tflm
+
+    tflite_bytes, _ = _mcu_figures(model, x_calibration, target, record)
+    started = time.time()
+    check, xq, yq = tflite.verify_against_keras(model, tflite_bytes, x_verify[:VERIFY_SAMPLES], classifier)
+    micro, _ = tflm.run_tflm(tflite_bytes, xq)
+    tflm_diff = int(np.max(np.abs(micro.astype(np.int32) - yq.reshape(micro.shape).astype(np.int32))))
+    by = f"{check['samples']} {data_label} samples"
+    metrics = {"max_error_lsb": measured(round(check["max_error_lsb"], 3), "LSB", f"Keras vs TFLite interpreter, {by}"),
+               "mean_error_lsb": measured(round(check["mean_error_lsb"], 3), "LSB", f"Keras vs TFLite, {by}"),
+               "tflm_vs_tflite_lsb": measured(tflm_diff, "LSB", f"TFLite Micro vs TFLite interpreter, {by}")}
+    if "top1_agreement" in check:
+        metrics["top1_agreement"] = measured(check["top1_agreement"], "", f"argmax Keras vs TFLite, {by}")
+        metrics["top1_agreement_decisive"] = measured(
+            check["top1_agreement_decisive"], "", f"argmax Keras vs TFLite, the {check['decisive_samples']} of {by}"
+            " whose Keras top-2 gap exceeds 2 output LSBs")
+    failures = []
+    if check["max_error_lsb"] > MAX_ERROR_LSB:
+        failures.append(f"int8 output off by {check['max_error_lsb']:.1f} LSB (> {MAX_ERROR_LSB})")
+    if check.get("top1_agreement_decisive", 1.0) < MIN_TOP1_AGREEMENT:
+        failures.append(f"top-1 agreement {check['top1_agreement_decisive']:.0%} on the {check['decisive_samples']}"
+                        f" samples that are not ties at int8 resolution (< {MIN_TOP1_AGREEMENT:.0%})")
+    if tflm_diff > TFLM_MAX_DIFF_LSB:
+        failures.append(f"TFLite Micro differs from TFLite by {tflm_diff} LSB")
+    record["steps"].append({"name": "verify", "kind": "check", "seconds": round(time.time() - started, 2),
+                            "metrics": metrics, "artifacts": {}, "notes": failures})
+    return tflite_bytes, failures
 
 
 def write_record(record, out) -> list:
