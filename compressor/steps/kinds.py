@@ -206,6 +206,8 @@ def _quantize(ctx, step, params):
     from .quantize import quantize_model
 
     before = evaluate(ctx, ctx.models[step.model])
+    if ctx.recipe.family == "cae":   # the float reconstruction, for the report's pictures
+        ctx.state["float_reconstruction"] = _small(ctx.models[step.model].predict(ctx.data.x_test[:1], verbose=0)[0])
     qmodel, assigned = quantize_model(ctx.models[step.model], params["rules"], params["default"])
     ctx.models[step.model] = qmodel
     metrics = {f"before_{k}": v for k, v in before.items()}
@@ -243,4 +245,321 @@ def _prune(ctx, step, params):
     return {"metrics": metrics, "sparsity_per_layer": sparsity["layers"]}
 
 
-_RUN = {"train": _train, "quantize": _quantize, "prune": _prune}
+def _distill(ctx, step, params):
+    from . import distill as kd
+
+    student, teacher = ctx.models[step.model], ctx.models[step.teacher]
+    d = ctx.data
+    train, val = (d.x_train, d.y_train), (d.x_val, d.y_val)
+    method = params["method"]
+    if method == "hinton":
+        distiller = kd.Distiller(student, teacher, temperature=params["temperature"], alpha=params["alpha"])
+    elif method == "tor":
+        distiller = kd.TORDistiller(student, teacher, epsilon=params["epsilon"], loss=params["loss"] or "esr_dc")
+    elif method == "embedding":
+        from ..zoo import mae
+        teacher = mae.encoder_of(teacher)
+        distiller = kd.EmbeddingDistiller(student, teacher, loss=params["loss"] or "mse")
+        train, val = d.x_train, d.x_val
+    else:
+        distiller = kd.DataFreeDistiller(student, teacher, input_shape=tuple(d.x_train.shape[1:]),
+                                         batch_size=params["batch_size"])
+        train, val = None, val
+    steps = None if train is not None else -(-len(d.x_train) // params["batch_size"])
+    student, history = kd.distill(distiller, train, val, optimizer=params["optimizer"], lr=params["lr"],
+                                  epochs=params["epochs"], batch_size=params["batch_size"], seed=ctx.seed,
+                                  callbacks=[_progress(ctx, params["epochs"])], steps_per_epoch=steps)
+    ctx.models[step.model] = student
+    metrics = {**evaluate(ctx, student), **_last(history)}
+    metrics.update({f"teacher_{k}": v for k, v in evaluate(ctx, ctx.models[step.teacher]).items()})
+    return {"metrics": metrics, "method": method}
+
+
+# ---------------------------------------------------------------- device forms and exports
+
+def device_form(ctx, step, model):
+    """(the model as the device runs it, calibration inputs, verification inputs, a note): most models as they
+    are; the effects model as a one-step streaming model with one packed [sample, state] tensor in and out; the MAE
+    student with a fixed batch of one (so the converter folds its reshapes)."""
+    d = ctx.data
+    if ctx.recipe.family == "effects":
+        from ..export import streaming
+        packed = streaming.packed_streaming_model(model)
+        states = streaming.collect_packed_inputs(packed, d.x_test[:4], steps=256)
+        return packed, states, states[::7], "one-step streaming model, [sample, state] packed in one tensor"
+    if ctx.recipe.family == "mae":
+        slot = ctx.recipe.models[step.model]
+        fixed = zoo.build(slot.zoo, **{**_fit_to_data(slot, d), "batch_size": 1})
+        fixed.set_weights(model.get_weights())
+        return fixed, d.x_train, d.x_test, "batch fixed at 1 for the converter"
+    return model, d.x_train, d.x_test, None
+
+
+def _ptq(ctx, step, params):
+    from .. import atomic
+    from ..api import int8_export
+    from ..export import carray, tflite
+
+    model = ctx.models[step.model]
+    device, x_cal, x_verify, note = device_form(ctx, step, model)
+    before = len(ctx.record["steps"])
+    classifier = ctx.data.task == "classification"
+    tflite_bytes, failures = int8_export(device, x_cal[:params["calibration_samples"]], x_verify, ctx.target,
+                                         ctx.record, classifier=classifier, data_label=f"{ctx.data.name}")
+    sub_steps = ctx.record["steps"][before:]          # int8_export's conversion and verification, kept in here
+    del ctx.record["steps"][before:]
+    metrics = {k: v for sub in sub_steps for k, v in sub["metrics"].items()}
+    d = ctx.data
+    n = min(params["test_samples"], len(d.x_test))
+    by = f"int8 TFLite interpreter, {n} test examples of {d.name}"
+    if classifier:
+        _, yq = tflite.run_tflite(tflite_bytes, d.x_test[:n])
+        probs = _softmax_if_logits(tflite.dequantize(yq, tflite.output_detail(tflite_bytes)))
+        y = d.y_test[:n].astype(int)
+        metrics["int8_accuracy"] = figures.measured(float(np.mean(np.argmax(probs, -1) == y)), "fraction", by)
+        metrics.update({f"float_{k}": v for k, v in evaluate(ctx, model).items()})
+        ctx.state["confusion"] = {"int8": _confusion(y, np.argmax(probs, -1), len(d.classes)),
+                                  "float": _confusion(d.y_test.astype(int), np.argmax(
+                                      model.predict(d.x_test, verbose=0, batch_size=64), -1), len(d.classes))}
+    if ctx.recipe.family == "effects":
+        from ..export import streaming
+        seconds = 0.25 if ctx.quick else 1.0
+        dry, wet = d.extra["test_dry"], d.extra["test_wet"]
+        length = int(seconds * d.sample_rate)
+        y8 = streaming.run_int8_streaming(tflite_bytes, dry[:length])
+        metrics["int8_streaming_esr"] = figures.measured(
+            _esr(wet[:length], y8), "ratio", f"int8 streaming model in the TFLite interpreter, {seconds} s of test audio")
+        ctx.state["int8_excerpt"] = y8[:2000].tolist()
+    atomic.write_bytes(ctx.out / "model_int8.tflite", tflite_bytes)
+    carray.write_c_array(tflite_bytes, ctx.out)
+    ctx.state["tflite"] = "model_int8.tflite"
+    ctx.state["verify_failures"] = failures
+    notes = [n for sub in sub_steps for n in sub.get("notes", [])] + ([note] if note else [])
+    return {"metrics": metrics, "notes": notes,
+            "artifacts": {"tflite": "model_int8.tflite", "c_array": "model_data.cc", "c_header": "model_data.h"}}
+
+
+def _esr(y, yhat):
+    from .losses import esr
+    return float(esr(np.asarray(y).reshape(1, -1, 1), np.asarray(yhat).reshape(1, -1, 1)))
+
+
+def _confusion(y, pred, n):
+    m = np.zeros((n, n), dtype=int)
+    np.add.at(m, (y, pred), 1)
+    return m.tolist()
+
+
+def _submodel(ctx, step, params):
+    model = ctx.models[step.model]
+    if params.get("submodel") in (None, "model"):
+        return model, ctx.data.x_test
+    if ctx.recipe.family != "cae" or params["submodel"] not in ("decoder", "encoder"):
+        raise BadInput(f"{ctx.recipe.path}: steps ({step.name}).params: field 'submodel': only the CAE has "
+                       "'encoder' and 'decoder' parts")
+    from ..zoo import cae
+    encoder, decoder = cae.encoder_of(model), cae.decoder_of(model)
+    if params["submodel"] == "encoder":
+        return encoder, ctx.data.x_test
+    return decoder, encoder.predict(ctx.data.x_test, verbose=0)
+
+
+def _export_hls(ctx, step, params):
+    from ..export.hls import export_hls
+
+    part, x = _submodel(ctx, step, params)
+    n = params["test_samples"]
+    options = {k: params[k] for k in ("io_type", "backend", "strategy", "reuse_factor") if params[k] is not None}
+    if params["tolerance_lsb"] is not None:
+        options["tolerance_lsb"] = params["tolerance_lsb"]
+    task = "classification" if ctx.data.task == "classification" else "regression"
+    y_true = ctx.data.y_test[:n] if task == "classification" else None
+    result = export_hls(part, ctx.target, ctx.out / "hls", x[:n], task=task, y_test=y_true, **options)
+    ctx.state["hls"] = {"submodel": params["submodel"], "config": result["config"], "project_dir": "hls",
+                        "x_sample": x[:8].tolist()}
+    metrics = dict(result["figures"])
+    metrics.update({k: figures.measured(round(v, 3), "s", "wall clock, this machine")
+                    for k, v in result["timings"].items()})
+    return {"metrics": metrics, "notes": result["notes"] + [result["config"]["schedule_reason"]],
+            "config": {k: v for k, v in result["config"].items() if k != "hls4ml_config"},
+            "artifacts": {"hls_project": "hls/"}}
+
+
+def _energy(ctx, step, params):
+    """QTools energy (Horowitz process) of the model, and its ratio to a reference recipe's quantization of the same
+    architecture (SPEC 1's energy column is relative to Model 1)."""
+    from ..analysis.energy import qtools_energy
+
+    model = ctx.models[step.model]
+    reference = _reference_model(ctx, params["reference"]) if params["reference"] else None
+    e = qtools_energy(model, reference=reference)
+    metrics = {"energy_pj": e["figure"]}
+    if reference is not None:
+        metrics["energy_ratio"] = figures.estimated(
+            round(e["relative"], 4), "ratio", f"QTools (Horowitz 45 nm) energy / that of {params['reference']}")
+        metrics["reference_energy_pj"] = figures.estimated(
+            e["reference_total_pj"], "pJ", f"QTools (Horowitz 45 nm), {params['reference']} quantizers")
+    ctx.state["energy_layers"] = e["layers"]
+    return {"metrics": metrics}
+
+
+def _reference_model(ctx, name):
+    """The model this recipe delivers, quantized as recipe `name` quantizes it (structure only: QTools' energy
+    depends on the quantizers and the shapes, not on trained values)."""
+    from ..recipe import load_recipe
+    from .quantize import quantize_model
+
+    ref = load_recipe(name)
+    rules = [s for s in ref.steps if s.kind == "quantize"]
+    if not rules:
+        raise BadInput(f"energy reference recipe '{name}' has no quantize step")
+    slot = ctx.recipe.models[ctx.recipe.deliver]
+    model = zoo.build(slot.zoo, **_fit_to_data(slot, ctx.data)) if slot.zoo else ctx.delivered
+    return quantize_model(model, rules[0].params["rules"], rules[0].params.get("default"))[0]
+
+
+def _probe(ctx, step, params):
+    """A linear probe (logistic regression) on frozen, mean-pooled embeddings of the built-in probe task."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    from ..zoo import mae
+
+    model = ctx.models[step.model]
+    encoder = mae.encoder_of(model) if len(model.inputs) == 2 else model
+    extra = ctx.data.extra
+    e_train, e_test = mae.embed(encoder, extra["probe_x_train"]), mae.embed(encoder, extra["probe_x_test"])
+    scaler = StandardScaler().fit(e_train)
+    clf = LogisticRegression(max_iter=2000).fit(scaler.transform(e_train), extra["probe_y_train"])
+    acc = float(clf.score(scaler.transform(e_test), extra["probe_y_test"]))
+    ctx.state.setdefault("probe", {})[step.model] = acc
+    by = (f"logistic regression on mean-pooled embeddings, {len(e_train)} train / {len(e_test)} test probe clips "
+          f"({', '.join(extra['probe_classes'])})")
+    chance = 1 / len(extra["probe_classes"])
+    return {"metrics": {"probe_accuracy": figures.measured(acc, "fraction", by),
+                        "chance_accuracy": figures.counted(chance, "fraction", "1 / classes")}}
+
+
+def _generate(ctx, step, params):
+    """Generation with the decoder alone: latents drawn from the distribution of the training latents."""
+    from ..zoo import cae
+
+    model = ctx.models[step.model]
+    encoder, decoder = cae.encoder_of(model), cae.decoder_of(model)
+    sampler = cae.LatentSampler().fit(encoder.predict(ctx.data.x_train, verbose=0))
+    z = sampler.sample(params["samples"], seed=ctx.seed)
+    generated = decoder.predict(z, verbose=0)
+    ctx.state["generated"] = [_small(g) for g in generated]
+    return {"metrics": {"generated": figures.counted(len(generated), "spectrograms", "decoder on sampled latents"),
+                        "generated_mean": figures.measured(float(generated.mean()), "[0,1]", "decoder output")},
+            "notes": [f"latent sampler: {sampler.kind}"]}
+
+
+def _small(spectrogram, max_rows=64, max_cols=98):
+    """A spectrogram downsampled for the report (block means), as nested lists."""
+    a = np.asarray(spectrogram, dtype=np.float32).squeeze()
+    fr, fc = max(1, a.shape[0] // max_rows), max(1, a.shape[1] // max_cols)
+    a = a[: a.shape[0] // fr * fr, : a.shape[1] // fc * fc]
+    a = a.reshape(a.shape[0] // fr, fr, a.shape[1] // fc, fc).mean(axis=(1, 3))
+    return np.round(a, 3).tolist()
+
+
+_RUN = {"train": _train, "quantize": _quantize, "prune": _prune, "distill": _distill, "ptq": _ptq,
+        "export_hls": _export_hls, "energy": _energy, "probe": _probe, "generate": _generate}
+
+
+# ---------------------------------------------------------------- after the last step
+
+def finish(ctx, cli_budgets):
+    """What the delivered model is, its counts and figures on the target, the family's pictures, the budgets."""
+    from ..analysis import budgets as rules
+    from ..analysis.counts import keras_layer_counts, totals
+
+    record, model, d = ctx.record, ctx.delivered, ctx.data
+    record["model"] = {"name": model.name, "source": f"zoo:{ctx.recipe.models[ctx.recipe.deliver].zoo}",
+                       "family": ctx.recipe.family, "task": d.task, "input_shape": list(model.input_shape),
+                       "output_shape": list(model.output_shape), "slot": ctx.recipe.deliver}
+    total = totals(keras_layer_counts(model))
+    record["figures"]["params"] = figures.counted(total["params"], "", "keras weights of the delivered model, zeros "
+                                                  "included")
+    record["figures"]["zeros"] = figures.counted(total["zeros"], "", "keras weights equal to 0")
+    if ctx.target.kind == "fpga":
+        _finish_fpga(ctx)
+    limits = {"target": rules.target_limits(ctx.target), "recipe": dict(ctx.recipe.budgets), "cli": cli_budgets}
+    sample_rate = limits["recipe"].pop("realtime_sample_rate", None)
+    if sample_rate:
+        macs = record["figures"]["macs"]["value"]
+        record["figures"]["mac_rate"] = figures.counted(
+            macs * sample_rate, "MAC/s", f"MACs per sample ({macs:,}) x {sample_rate:,} samples/s")
+        limits["recipe"]["mac_rate"] = ctx.target.macs_per_second
+    if ctx.target.kind == "fpga":  # resources the estimate could not size are warned about, not judged
+        limits["target"] = {k: v for k, v in limits["target"].items() if k in record["figures"]}
+    rules.apply(record, limits)
+    record["views"] = _views(ctx)
+    failures = ctx.state.get("verify_failures")
+    if failures:
+        from ..errors import VerificationFailed
+        record["status"] = "complete"
+        from ..report.write import write_reports
+        write_reports(record, ctx.out)
+        raise VerificationFailed(f"recipe {ctx.recipe.name}: int8 verification failed: {'; '.join(failures)} "
+                                 f"(report in {ctx.out})")
+
+
+def _finish_fpga(ctx):
+    from ..analysis.fpga import analyze_fpga
+
+    hls = ctx.state.get("hls")
+    if hls:
+        part, _ = _submodel(ctx, None, {"submodel": hls["submodel"]}) if hls["submodel"] else (ctx.delivered, None)
+        x_sample = np.asarray(hls["x_sample"], dtype=np.float32)
+        analyze_fpga(part, ctx.target, ctx.record, x_sample=x_sample, hls_config=hls["config"]["hls4ml_config"],
+                     project_dir=ctx.out / hls["project_dir"])
+    else:
+        analyze_fpga(ctx.delivered, ctx.target, ctx.record, x_sample=ctx.data.x_test[:8])
+    ctx.record["budgets"], ctx.record["verdict"] = [], None   # judged once, with the recipe's and CLI's limits
+
+
+def _views(ctx) -> dict:
+    d, model, state, views = ctx.data, ctx.delivered, ctx.state, {}
+    family = ctx.recipe.family
+    if family == "cae":
+        spect = {"original": _small(d.x_test[0]), "compressed": _small(model.predict(d.x_test[:1], verbose=0)[0])}
+        if "float_reconstruction" in state:
+            spect["float"] = state["float_reconstruction"]
+        if "generated" in state:
+            spect["generated"] = state["generated"]
+        views["spectrograms"] = spect
+    if "confusion" in state:
+        views["confusion"] = {"classes": list(d.classes), **state["confusion"]}
+    if family == "effects":
+        n = 2000
+        dry, wet = d.extra["test_dry"][:n], d.extra["test_wet"][:n]
+        views["waveforms"] = {"sample_rate": d.sample_rate, "input": np.round(dry, 4).tolist(),
+                              "target": np.round(wet, 4).tolist()}
+        for slot in ("teacher", ctx.recipe.deliver):
+            if slot in ctx.models:
+                y = ctx.models[slot].predict(dry[None, :, None], verbose=0).reshape(-1)
+                views["waveforms"]["student" if slot == ctx.recipe.deliver else slot] = np.round(y, 4).tolist()
+        if "int8_excerpt" in state:
+            views["waveforms"]["student_int8"] = np.round(state["int8_excerpt"], 4).tolist()
+    if family == "mae" and "probe" in state:
+        probe = state["probe"]
+        views["probe"] = {"before": probe.get(next(iter(ctx.recipe.models))), "after": probe.get(ctx.recipe.deliver)}
+    histograms = _weight_histograms(model)
+    if histograms:
+        views["weight_histograms"] = histograms
+    return views
+
+
+def _weight_histograms(model, max_layers=8) -> dict:
+    """Histograms of the quantized kernels as the hardware holds them (QKeras quantizer applied)."""
+    out = {}
+    for layer in model.layers:
+        quantizer = getattr(layer, "kernel_quantizer_internal", None)
+        if quantizer is None or not hasattr(layer, "kernel") or len(out) >= max_layers:
+            continue
+        w = np.asarray(quantizer(layer.kernel)).ravel()
+        counts, edges = np.histogram(w, bins=min(41, max(3, len(np.unique(w)))))
+        out[layer.name] = {"edges": np.round(edges, 5).tolist(), "counts": counts.tolist()}
+    return out

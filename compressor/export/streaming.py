@@ -1,0 +1,63 @@
+"""The effects model as a microcontroller runs it: one step per audio sample, the recurrent state carried by the
+firmware. The one-step model's inputs and outputs are packed into one tensor, [sample, state...], so the int8
+model has a single input and output (one scale: samples and GRU/LSTM states both live in about [-1, 1]) and the
+firmware copies the output's state part back into the input after each sample."""
+
+import numpy as np
+
+
+def packed_streaming_model(seq_model):
+    """[sample, *states] packed (1, 1 + state sizes) -> [sample, *new states] packed, sharing seq_model's weights."""
+    import tensorflow as tf
+
+    from ..zoo import effects
+
+    step = effects.streaming_model(seq_model)
+    sizes = [int(t.shape[-1]) for t in step.inputs]
+    packed = tf.keras.Input((sum(sizes),), batch_size=1, name="sample_and_state")
+    parts, start = [], 0
+    for size in sizes:
+        parts.append(packed[:, start:start + size])
+        start += size
+    outputs = step(parts)
+    return tf.keras.Model(packed, tf.keras.layers.Concatenate(name="sample_and_new_state")(outputs),
+                          name=f"{seq_model.name}_packed_step")
+
+
+def stream(step_fn, signal, width):
+    """Run a packed one-step function over a 1-D signal from a zero state: (outputs, the packed inputs it saw)."""
+    x = np.zeros((1, width), np.float32)
+    outputs, seen = np.empty(len(signal), np.float32), np.empty((len(signal), width), np.float32)
+    for i, sample in enumerate(np.asarray(signal, np.float32)):
+        x[0, 0] = sample
+        seen[i] = x[0]
+        y = step_fn(x)
+        outputs[i] = y[0, 0]
+        x[0, 1:] = y[0, 1:]
+    return outputs, seen
+
+
+def collect_packed_inputs(packed_model, segments, steps=256) -> np.ndarray:
+    """Packed [sample, state] vectors met while streaming the first `steps` samples of each segment: the
+    representative set for the converter (real states, not zeros)."""
+    width = packed_model.input_shape[-1]
+    call = packed_model.__call__
+    seen = [stream(lambda x: call(x, training=False).numpy(), np.ravel(s)[:steps], width)[1] for s in segments]
+    return np.concatenate(seen)
+
+
+def run_int8_streaming(tflite_bytes, signal) -> np.ndarray:
+    """Stream a signal through the int8 packed model in the TFLite interpreter, quantizing at its edges as the
+    firmware would; returns the float output samples."""
+    from ..analysis.counts import interpreter
+    from .tflite import dequantize, quantize_input
+
+    interp = interpreter(tflite_bytes)
+    inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
+
+    def step(x):
+        interp.set_tensor(inp["index"], quantize_input(x, inp))
+        interp.invoke()
+        return dequantize(interp.get_tensor(out["index"]), out)
+
+    return stream(step, signal, inp["shape"][-1])[0]
