@@ -52,12 +52,12 @@ def normalise_peak(audio, peak=0.5):
 
 def whale_calls(n, seed, sr=4000, seconds=6.24):
     """Baleen-whale-like upsweeps (right whale "up-calls": about 60-120 Hz rising to 180-350 Hz over 0.6-1.4 s,
-    two harmonics) - one to three per clip - in 1/f^alpha ocean noise (alpha 0.5-1.5) with shipping hum below
-    200 Hz, SNR 6-20 dB. Returns (n, samples) float32 peak-normalised to 0.5."""
+    two harmonics) - one to three per clip - in 1/f^alpha ocean noise (alpha 0-2.5, white to brown) with shipping
+    hum below 200 Hz (0-20 dB), SNR 10-25 dB. Returns (n, samples) float32 peak-normalised to 0.5."""
     rng = np.random.default_rng(seed)
     samples = int(round(sr * seconds))
-    alpha = _u(rng, 0.5, 1.5, (n, 1))
-    hum = _u(rng, 0, 12, (n, 1))
+    alpha = _u(rng, 0.0, 2.5, (n, 1))
+    hum = _u(rng, 0, 20, (n, 1))
     noise = shaped_noise(rng, n, samples, sr,
                          lambda f: -10 * alpha * np.log10(f / 100) + gaussian_bump_db(f, 80.0, 0.7, hum))
     calls = np.zeros((n, samples), np.float32)
@@ -72,7 +72,7 @@ def whale_calls(n, seed, sr=4000, seconds=6.24):
         tone, _ = sweep(local[None, :], f0, f1, dur, sr)
         tone2, _ = sweep(local[None, :], 2 * f0, 2 * f1, dur, sr)
         calls[rows[:, None], start[:, None] + np.arange(width)] += (tone + 0.4 * tone2) * hann_window_at(local, dur)
-    snr_db = _u(rng, 6, 20, (n, 1))
+    snr_db = _u(rng, 10, 25, (n, 1))
     calls *= 10 ** (snr_db / 20) / np.sqrt(2.0)  # a unit sine has RMS 1/sqrt(2) against unit-RMS noise
     return normalise_peak(noise + calls)
 
