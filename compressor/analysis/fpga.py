@@ -33,6 +33,7 @@ def analyze_fpga(model, target, record, *, x_sample=None, hls_config=None, energ
     export_hls would choose. project_dir: an hls4ml project the user has synthesized; its real figures go beside
     the estimate (LUT_estimate, LUT_hls, LUT_synth ...) and the budgets judge the most real one as LUT."""
     from ..export.hls import check_supported, choose_schedule, hls_config as make_hls_config, replace_po2_biases
+    from ..export.hls import with_schedule
 
     check_supported(model)
     record.setdefault("warnings", [])
@@ -51,8 +52,10 @@ def analyze_fpga(model, target, record, *, x_sample=None, hls_config=None, energ
         record["figures"]["energy_pj"] = e["figure"]
     hls_model_input, _ = replace_po2_biases(model)
     if hls_config is None:
+        base = make_hls_config(hls_model_input, target, x_sample)
+
         def cfg_for(strategy, reuse_factor):
-            return make_hls_config(hls_model_input, target, x_sample, strategy=strategy, reuse_factor=reuse_factor)
+            return with_schedule(base, strategy, reuse_factor)
 
         _, strategy, reuse_factor, estimate, reason = choose_schedule(hls_model_input, cfg_for, target)
     else:

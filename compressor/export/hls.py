@@ -8,6 +8,7 @@ unquantized output) is sized from the data's range. The project is written, comp
 folder that replaces out_dir only when the C simulation agrees with QKeras within tolerance.
 """
 
+import copy
 import math
 import time
 from pathlib import Path
@@ -117,8 +118,8 @@ def replace_po2_biases(qmodel):
 # -- configuration ------------------------------------------------------------------------------------------------
 
 def _integer_bits(max_abs: float) -> int:
-    """Integer bits (sign included) of a signed fixed-point type holding +-max_abs."""
-    return max(int(math.ceil(math.log2(max_abs + 1e-12))), 0) + 1 if max_abs > 0 else 1
+    """Integer bits (sign included) of a signed fixed-point type holding +-max_abs (+1.0 itself needs 2)."""
+    return max(int(math.floor(math.log2(max_abs))) + 2, 1) if max_abs > 0 else 1
 
 
 def layer_outputs(model, x) -> dict:
@@ -143,7 +144,6 @@ def hls_config(model, target, x_sample, *, backend=None, strategy="Latency", reu
     cfg = hls4ml.utils.config_from_keras_model(model, granularity="name", backend=backend,
                                                default_precision=f"fixed<{default_i + FRACTION_BITS},{default_i}>",
                                                default_reuse_factor=reuse_factor)
-    cfg["Model"]["Strategy"] = strategy
     layers = cfg["LayerName"]
     input_name = model.layers[0].name
     in_i = _integer_bits(float(np.max(np.abs(x_sample))))
@@ -156,11 +156,19 @@ def hls_config(model, target, x_sample, *, backend=None, strategy="Latency", reu
             layers[layer.name]["Precision"]["table"] = SMOOTH_TABLE_PRECISION
             layers[layer.name]["TableSize"] = SMOOTH_TABLE_SIZE
     for name in layers:
-        layers[name]["Trace"] = True            # so a divergence can be located without recompiling
-        if "ReuseFactor" in layers[name]:
-            layers[name]["ReuseFactor"] = reuse_factor
-        if "Strategy" in layers[name] or strategy != "Latency":
-            layers[name]["Strategy"] = strategy
+        layers[name]["Trace"] = True            # so hls4ml's trace() reports every layer on a divergence
+    return with_schedule(cfg, strategy, reuse_factor)
+
+
+def with_schedule(cfg, strategy, reuse_factor) -> dict:
+    """A copy of an hls4ml config with one strategy and reuse factor for the model and every layer."""
+    cfg = copy.deepcopy(cfg)
+    cfg["Model"]["Strategy"], cfg["Model"]["ReuseFactor"] = strategy, reuse_factor
+    for layer_cfg in cfg.get("LayerName", {}).values():
+        if "ReuseFactor" in layer_cfg:
+            layer_cfg["ReuseFactor"] = reuse_factor
+        if "Strategy" in layer_cfg or strategy != "Latency":
+            layer_cfg["Strategy"] = strategy
     return cfg
 
 
@@ -246,8 +254,10 @@ def export_hls(qmodel, target, out_dir, x_test, *, io_type=None, backend=None, s
     io_type = io_type or ("io_stream" if uses_convolution(model) else "io_parallel")
     backend = backend or target.backend
 
+    base = hls_config(model, target, x_test, backend=backend)
+
     def cfg_for(s, rf):
-        return hls_config(model, target, x_test, backend=backend, strategy=s, reuse_factor=rf)
+        return with_schedule(base, s, rf)
 
     cfg, strategy, reuse_factor, estimate, reason = choose_schedule(model, cfg_for, target, strategy, reuse_factor)
     out_dir = Path(out_dir)
