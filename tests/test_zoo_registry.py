@@ -32,7 +32,7 @@ def test_overrides():
     assert zoo.build("dcase_teacher", width=0.25).count_params() < 400_000
     assert zoo.build("speech_cnn1d", classes=10).output_shape == (None, 10)
     assert zoo.build("dcase_student", input_shape=(40, 51, 1)).input_shape == (None, 40, 51, 1)
-    assert zoo.build("cae", latent=8).get_layer("cae_encoder").output_shape == (None, 8)
+    assert zoo.build("cae", latent=8).get_layer("enc_dense").output_shape == (None, 8)
 
 
 def test_unknown_name_lists_the_known_ones():

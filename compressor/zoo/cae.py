@@ -29,7 +29,9 @@ VARIANTS = ("paper", "fpga")
 
 
 def build_parts(variant: str = "paper", latent: int = LATENT, input_shape=INPUT_SHAPE):
-    """(encoder, decoder, autoencoder), the autoencoder calling the same two sub-models (shared weights)."""
+    """(encoder, decoder, autoencoder): three flat functional models over the same layer objects (shared weights).
+
+    Flat, not nested: QKeras cloning, tfmot pruning and hls4ml all want every layer at the top level."""
     if variant not in VARIANTS:
         raise BadInput(f"cae variant {variant!r}: expected one of {', '.join(VARIANTS)}")
     if int(latent) < 1:
@@ -37,11 +39,21 @@ def build_parts(variant: str = "paper", latent: int = LATENT, input_shape=INPUT_
     input_shape = tuple(input_shape)
     if len(input_shape) != 3 or input_shape[0] % 4 or input_shape[1] % 4:
         raise BadInput(f"cae input_shape={input_shape}: expected (H, W, C) with H and W divisible by 4")
-    encoder = build_encoder(latent, input_shape)
-    bottleneck = tuple(encoder.get_layer("enc_conv3").output_shape[1:])
-    decoder = build_decoder(latent, variant, bottleneck, input_shape[-1])
+    encoder_layers = _encoder_layers(int(latent))
+    bottleneck = (input_shape[0] // 4, input_shape[1] // 4, ENC_FILTERS[-1])
+    decoder_layers = _decoder_layers(variant, bottleneck, input_shape[-1])
+
+    def chain(x, layers):
+        for layer in layers:
+            x = layer(x)
+        return x
+
+    spectrogram = keras.Input(input_shape, name="spectrogram")
+    z = keras.Input((int(latent),), name="latent")
+    encoder = keras.Model(spectrogram, chain(spectrogram, encoder_layers), name="cae_encoder")
+    decoder = keras.Model(z, chain(z, decoder_layers), name=f"cae_decoder_{variant}")
     x = keras.Input(input_shape, name="spectrogram")
-    autoencoder = keras.Model(x, decoder(encoder(x)), name=f"cae_{variant}")
+    autoencoder = keras.Model(x, chain(chain(x, encoder_layers), decoder_layers), name=f"cae_{variant}")
     return encoder, decoder, autoencoder
 
 
@@ -49,33 +61,28 @@ def build(variant: str = "paper", latent: int = LATENT, input_shape=INPUT_SHAPE)
     return build_parts(variant, latent, input_shape)[2]
 
 
-def build_encoder(latent: int = LATENT, input_shape=INPUT_SHAPE) -> keras.Model:
-    x = inputs = keras.Input(input_shape, name="spectrogram")
-    for i, (filters, stride) in enumerate(zip(ENC_FILTERS, ENC_STRIDES)):
-        x = keras.layers.Conv2D(filters, 3, strides=stride, padding="same", activation="relu",
-                                name=f"enc_conv{i}")(x)
-    x = keras.layers.Flatten(name="enc_flatten")(x)
-    z = keras.layers.Dense(latent, name="enc_dense")(x)
-    return keras.Model(inputs, z, name="cae_encoder")
+def _encoder_layers(latent: int) -> list:
+    layers = [keras.layers.Conv2D(filters, 3, strides=stride, padding="same", activation="relu", name=f"enc_conv{i}")
+              for i, (filters, stride) in enumerate(zip(ENC_FILTERS, ENC_STRIDES))]
+    return layers + [keras.layers.Flatten(name="enc_flatten"), keras.layers.Dense(latent, name="enc_dense")]
 
 
-def build_decoder(latent: int, variant: str, bottleneck=BOTTLENECK, out_channels: int = 1) -> keras.Model:
-    z = keras.Input((latent,), name="latent")
-    x = keras.layers.Dense(int(np.prod(bottleneck)), activation="relu", name="dec_dense")(z)
-    x = keras.layers.Reshape(bottleneck, name="dec_reshape")(x)
+def _decoder_layers(variant: str, bottleneck=BOTTLENECK, out_channels: int = 1) -> list:
+    layers = [keras.layers.Dense(int(np.prod(bottleneck)), activation="relu", name="dec_dense"),
+              keras.layers.Reshape(bottleneck, name="dec_reshape")]
     # mirror of the encoder: filters 64, 64, 32 with strides 1, 2, 2, then a 1-channel sigmoid output
     plan = ((64, 1), (64, 2), (32, 2))
     for i, (filters, stride) in enumerate(plan):
         if variant == "paper":
-            x = keras.layers.Conv2DTranspose(filters, 3, strides=stride, padding="same", activation="relu",
-                                             name=f"dec_conv{i}")(x)
+            layers.append(keras.layers.Conv2DTranspose(filters, 3, strides=stride, padding="same", activation="relu",
+                                                       name=f"dec_conv{i}"))
         else:
             if stride > 1:
-                x = keras.layers.UpSampling2D(stride, name=f"dec_up{i}")(x)
-            x = keras.layers.Conv2D(filters, 3, padding="same", activation="relu", name=f"dec_conv{i}")(x)
+                layers.append(keras.layers.UpSampling2D(stride, name=f"dec_up{i}"))
+            layers.append(keras.layers.Conv2D(filters, 3, padding="same", activation="relu", name=f"dec_conv{i}"))
     last = keras.layers.Conv2DTranspose if variant == "paper" else keras.layers.Conv2D
-    y = last(out_channels, 3, padding="same", activation="sigmoid", name=f"dec_conv{len(plan)}")(x)
-    return keras.Model(z, y, name=f"cae_decoder_{variant}")
+    layers.append(last(out_channels, 3, padding="same", activation="sigmoid", name=f"dec_conv{len(plan)}"))
+    return layers
 
 
 @dataclass
