@@ -87,7 +87,8 @@ def test_encoder_shares_weights_and_embeds(tiny):
     assert emb.shape == (3, 32)
     np.testing.assert_allclose(mae.embed(mae.encoder_of(model), frames), emb, atol=1e-6)
     np.testing.assert_allclose(mae.embed(encoder, frames[0]), emb[0], atol=1e-5)
-    assert model.get_layer("enc0") is encoder.get_layer("enc0")
+    assert model.get_layer("enc1_mha") is encoder.get_layer("enc1_mha")
+    assert not any(isinstance(layer, tf.keras.Model) for layer in model.layers)
 
 
 def test_a_few_steps_reduce_the_loss(tiny):

@@ -13,6 +13,8 @@ positions, visible-frame selection and mask-token merging are small custom layer
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import tensorflow as tf
 from tensorflow import keras
@@ -84,15 +86,25 @@ class MergeMaskTokens(L.Layer):
         return tf.gather(in_order, tf.argsort(order, axis=1), batch_dims=1)
 
 
+def _block_layers(dim, heads, ffn, name, activation="gelu") -> dict:
+    """The stock Keras layers of one pre-LayerNorm Transformer block (no dropout, as the source)."""
+    return {"ln1": L.LayerNormalization(epsilon=1e-5, name=f"{name}_ln1"),
+            "mha": L.MultiHeadAttention(heads, dim // heads, name=f"{name}_mha"),
+            "add1": L.Add(name=f"{name}_add1"),
+            "ln2": L.LayerNormalization(epsilon=1e-5, name=f"{name}_ln2"),
+            "ffn1": L.Dense(ffn, activation=activation, name=f"{name}_ffn1"),
+            "ffn2": L.Dense(dim, name=f"{name}_ffn2"),
+            "add2": L.Add(name=f"{name}_add2")}
+
+
+def _apply_block(x, b: dict):
+    h = b["ln1"](x)
+    x = b["add1"]([x, b["mha"](h, h)])
+    return b["add2"]([x, b["ffn2"](b["ffn1"](b["ln2"](x)))])
+
+
 def _block(x, dim, heads, ffn, name, activation="gelu"):
-    """Pre-LayerNorm Transformer block from stock Keras layers (no dropout, as the source)."""
-    h = L.LayerNormalization(epsilon=1e-5, name=f"{name}_ln1")(x)
-    h = L.MultiHeadAttention(heads, dim // heads, name=f"{name}_mha")(h, h)
-    x = L.Add(name=f"{name}_add1")([x, h])
-    h = L.LayerNormalization(epsilon=1e-5, name=f"{name}_ln2")(x)
-    h = L.Dense(ffn, activation=activation, name=f"{name}_ffn1")(h)
-    h = L.Dense(dim, name=f"{name}_ffn2")(h)
-    return L.Add(name=f"{name}_add2")([x, h])
+    return _apply_block(x, _block_layers(dim, heads, ffn, name, activation))
 
 
 def _check(**sizes):
@@ -116,15 +128,12 @@ def build_mae(n_frames: int = N_FRAMES, n_mels: int = N_MELS, dim: int = 128, la
     proj = L.Dense(dim, name="enc_proj")
     positions = SinusoidalPositions(name="enc_pos")
     enc_norm = L.LayerNormalization(epsilon=1e-5, name="enc_norm")
-    # each encoder block is a small sub-model so the masked MAE graph and the plain encoder graph share it
-    blocks = []
-    for i in range(layers):
-        inp = keras.Input((None, dim))
-        blocks.append(keras.Model(inp, _block(inp, dim, heads, ffn, f"enc{i}"), name=f"enc{i}"))
+    # the same layer objects serve the masked MAE graph and the plain encoder graph (shared weights, flat models)
+    blocks = [_block_layers(dim, heads, ffn, f"enc{i}") for i in range(layers)]
 
     def encode(tokens):
         for block in blocks:
-            tokens = block(tokens)
+            tokens = _apply_block(tokens, block)
         return enc_norm(tokens)
 
     frames = keras.Input((n_frames, n_mels), name="frames")
@@ -241,10 +250,10 @@ def embed(encoder: keras.Model, frames) -> np.ndarray:
 def encoder_of(mae: keras.Model) -> keras.Model:
     """The MAE's encoder (any length, no masking) rebuilt from its layers by name, sharing their weights."""
     proj, positions, norm = mae.get_layer("enc_proj"), mae.get_layer("enc_pos"), mae.get_layer("enc_norm")
-    blocks = sorted((layer for layer in mae.layers if layer.name.startswith("enc") and layer.name[3:].isdigit()),
-                    key=lambda layer: int(layer.name[3:]))
+    n_blocks = sum(1 for layer in mae.layers if re.fullmatch(r"enc\d+_ln1", layer.name))
+    keys = ("ln1", "mha", "add1", "ln2", "ffn1", "ffn2", "add2")
     frames = keras.Input((None, proj.kernel.shape[0]), name="frames")
     x = positions(proj(frames))
-    for block in blocks:
-        x = block(x)
+    for i in range(n_blocks):
+        x = _apply_block(x, {key: mae.get_layer(f"enc{i}_{key}") for key in keys})
     return keras.Model(frames, norm(x), name="encodecmae_lite_encoder")
