@@ -7,6 +7,10 @@ Decoder: the mirror. The "paper" variant uses Conv2DTranspose as the source; the
 strided transposed convolution by UpSampling2D + Conv2D because hls4ml has no transposed convolution. The two are
 different models (not numerically equivalent), each trained as such.
 
+QKeras' print_qstats on the Model 1 twin (8-bit input, quantized_bits(8,0,1) kernels, binary activations)
+gives Table III's five operation and weight counts exactly; the dense op type comes out smux_4_1 (binary
+input) where the source printed smult_4_32, so its dense input was evidently not binarised.
+
 Parameters: 1,088,453 for either variant. The source quotes 1,108,869 for its CAE (about 20k more) without
 saying where they are; we do not pad the model to match.
 """

@@ -5,7 +5,9 @@ softmax as in the challenge's reference system.
 
 Counting notes (checked in tests/test_zoo_dcase.py):
 - student: 57,856 parameters incl. BN statistics. Its conv + dense MACs at 80 x 51 are 25,918,564 (QKeras
-  estimate); the source's 26.116 MMACs came from NeSsi, which also counts bias adds and pooling windows.
+  estimate); the source's 26.116 MMACs came from NeSsi (TF profiler float ops / 2, so bias adds and pooling
+  windows count too): on this model that count is 26,102,313, 0.05 % below the published figure. No padding
+  choice reproduces 26.116 M exactly; `same` convs and `valid` pools are the closest (and the usual Keras ones).
 - baseline: 46,246 Keras parameters incl. BN; the official "46,512 bytes" is int8 kernels + int32 biases after BN
   folding. Official 29,234,920 MACs include pooling; conv + dense alone are 29,203,560.
 - teacher: 3,980,960 parameters at width 1.
