@@ -132,3 +132,26 @@ def test_flat_autoencoder_is_prunable(fpga):
 
     pruned = tfmot.sparsity.keras.prune_low_magnitude(fpga[2])  # refuses nested models; ours is flat
     assert pruned.count_params() > fpga[2].count_params()  # masks and thresholds added
+
+
+def test_parts_recovered_from_a_quantized_autoencoder(fpga):
+    """encoder_of / decoder_of split a CAE after quantization (the QKeras twin keeps the layer names). The fpga
+    variant: qkeras 0.9.0's QConv2DTranspose fails on TF 2.15 (array_ops.stack is gone)."""
+    from qkeras import QConv2D, QDense, quantized_bits
+
+    kinds = {"Conv2D": QConv2D, "Dense": QDense}
+
+    def to_q(layer):
+        kind = kinds.get(type(layer).__name__)
+        if kind is None:
+            return type(layer).from_config(layer.get_config())
+        return kind.from_config({**layer.get_config(), "kernel_quantizer": quantized_bits(8, 0, 1)})
+
+    quantized = keras.models.clone_model(fpga[2], clone_function=to_q)
+    encoder, decoder = cae.encoder_of(quantized), cae.decoder_of(quantized)
+    assert type(encoder.get_layer("enc_conv1")).__name__ == "QConv2D"
+    assert encoder.output_shape == (None, 4) and decoder.output_shape == (None, 128, 196, 1)
+    x = np.random.default_rng(3).random((1, 128, 196, 1), dtype=np.float32)
+    np.testing.assert_allclose(quantized(x).numpy(), decoder(encoder(x)).numpy(), atol=1e-6)
+    with pytest.raises(BadInput, match="enc_dense"):
+        cae.encoder_of(keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)]))

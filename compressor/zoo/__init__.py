@@ -28,6 +28,11 @@ class ModelSpec:
     defaults: dict = field(default_factory=dict)
     builder: Callable = field(default=None, repr=False, compare=False)
 
+    @property
+    def default_kwargs(self) -> dict:
+        """The keyword arguments build() accepts for this model, with their defaults."""
+        return dict(self.defaults)
+
 
 def _mae_model(**kwargs):
     return mae.build_mae(**kwargs)[0]

@@ -5,7 +5,8 @@ Encoder reconstructed from the source's Table III operation counts: four 3x3 `sa
 (32 s1, 64 s2, 64 s2, 64 s1), Flatten (32 x 49 x 64 = 100,352), Dense 4.
 Decoder: the mirror. The "paper" variant uses Conv2DTranspose as the source; the "fpga" variant replaces each
 strided transposed convolution by UpSampling2D + Conv2D because hls4ml has no transposed convolution. The two are
-different models (not numerically equivalent), each trained as such.
+different models (not numerically equivalent), each trained as such. Quantize the fpga variant: qkeras 0.9.0's
+QConv2DTranspose fails on TF 2.15 (`array_ops.stack` no longer exists), so the paper decoder stays float.
 
 QKeras' print_qstats on the Model 1 twin (8-bit input, quantized_bits(8,0,1) kernels, binary activations)
 gives Table III's five operation and weight counts exactly; the dense op type comes out smux_4_1 (binary
@@ -63,6 +64,29 @@ def build_parts(variant: str = "paper", latent: int = LATENT, input_shape=INPUT_
 
 def build(variant: str = "paper", latent: int = LATENT, input_shape=INPUT_SHAPE) -> keras.Model:
     return build_parts(variant, latent, input_shape)[2]
+
+
+def encoder_of(autoencoder: keras.Model) -> keras.Model:
+    """The encoder part of a (possibly quantized or pruned) CAE: input -> the layer named *enc_dense."""
+    return keras.Model(autoencoder.inputs, _find(autoencoder, "enc_dense").output, name="cae_encoder")
+
+
+def decoder_of(autoencoder: keras.Model) -> keras.Model:
+    """The decoder part: a new latent input through every layer after *enc_dense (the CAE is a chain)."""
+    layers = autoencoder.layers
+    start = layers.index(_find(autoencoder, "enc_dense")) + 1
+    x = z = keras.Input(_find(autoencoder, "enc_dense").output_shape[1:], name="latent")
+    for layer in layers[start:]:
+        x = layer(x)
+    return keras.Model(z, x, name="cae_decoder")
+
+
+def _find(model, suffix):
+    # quantizers keep the names; tfmot's wrapper prefixes them ("prune_low_magnitude_enc_dense")
+    found = [layer for layer in model.layers if layer.name == suffix or layer.name.endswith("_" + suffix)]
+    if len(found) != 1:
+        raise BadInput(f"model {model.name!r}: expected one layer named {suffix!r} (a zoo CAE), found {len(found)}")
+    return found[0]
 
 
 def _encoder_layers(latent: int) -> list:
