@@ -115,6 +115,9 @@ def estimate_resources(qmodel, hls_config, target) -> dict:
             row["latency_cycles"] = steps * rf + math.ceil(math.log2(max(per_step, 2))) + 2
             row.update(products=per_step * steps, weight_bits=n_weights * w_bits, operand_bits=[w_bits, a_bits])
             a_bits = _width(prec.get("result"), acc_bits)
+            act_bits = getattr(getattr(layer, "activation", None), "bits", None)
+            if act_bits:                        # a QKeras activation quantizer inside the layer sets its output
+                a_bits = int(act_bits)
         else:
             act = getattr(layer, "activation", None)
             activation = str(getattr(act, "__name__", act) or "").lower()
