@@ -25,8 +25,8 @@ ALTERNATIVES = {
     "QConv2DTranspose": "UpSampling2D + QConv2D",
     "Conv1DTranspose": "UpSampling1D + Conv1D",
     "Conv3D": "Conv2D over a reshaped input",
-    "Dropout": "nothing: drop it from the inference model (it is the identity at inference)",
 }
+SKIPPED = ("Dropout",)       # hls4ml's Keras reader drops these itself (identity at inference)
 CONV_TYPES = ("Conv1D", "Conv2D", "QConv1D", "QConv2D", "SeparableConv1D", "SeparableConv2D", "DepthwiseConv1D",
               "DepthwiseConv2D", "QDepthwiseConv2D", "QSeparableConv1D", "QSeparableConv2D", "QConv2DBatchnorm")
 INPUT_FRACTION_BITS = 12     # fraction bits of the input (data in [0, 1] lands on a 2**-12 grid)
@@ -55,7 +55,7 @@ def check_supported(model):
     supported = set(hls4ml.converters.get_supported_keras_layers())
     for layer in _flat_layers(model):
         cls = _class_name(layer)
-        if cls == "InputLayer" or cls in supported and cls not in ALTERNATIVES:
+        if cls == "InputLayer" or cls in SKIPPED or cls in supported and cls not in ALTERNATIVES:
             continue
         instead = ALTERNATIVES.get(cls, "a layer from hls4ml's supported list (hls4ml.converters."
                                         "get_supported_keras_layers())")
