@@ -41,7 +41,7 @@ def test_layers_get_their_twins_quantizers_and_weights():
     assert types["dense"] is qkeras.QDense
     assert types["bn_0"] is tf.keras.layers.BatchNormalization  # kept, not folded
     assert assigned["act_0"] == {"activation": "binary(alpha=1)"}
-    assert assigned["relu_1"] == {"activation": "quantized_relu(8,3)"}
+    assert assigned["relu_1"] == {"activation": "quantized_relu(4,2)"}
 
     read = layer_quantizers(qmodel)
     assert read["conv_0"]["kernel_quantizer"].startswith("stochastic_ternary")

@@ -144,7 +144,12 @@ def _fit(ctx, model, params, loss=None):
     from .train import fit
 
     d = ctx.data
-    history = fit(model, (d.x_train, d.y_train), (d.x_val, d.y_val), loss=loss or params["loss"],
+    train, val = (d.x_train, d.y_train), (d.x_val, d.y_val)
+    if ctx.recipe.family == "mae" and len(model.inputs) == 2:   # the masked autoencoder: masks and targets
+        from ..zoo import mae
+        train, val = mae.training_arrays(d.x_train, model, ctx.seed), mae.training_arrays(d.x_val, model, ctx.seed + 1)
+        train, val = (tuple(train[0]), train[1]), (tuple(val[0]), val[1])
+    history = fit(model, train, val, loss=loss or params["loss"],
                   optimizer=params["optimizer"], lr=params["lr"], epochs=params["epochs"],
                   batch_size=params["batch_size"], seed=ctx.seed, loss_params=params["loss_params"],
                   callbacks=[_progress(ctx, params["epochs"])])

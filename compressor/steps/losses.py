@@ -67,7 +67,7 @@ def _mae_ce(**params):
         module = importlib.import_module("compressor.zoo.mae")
     except ImportError as e:
         raise BadInput(f"loss 'mae_ce' needs compressor.zoo.mae, which cannot be imported: {e}") from e
-    loss = module.mae_loss
+    loss = module.packed_loss  # y_true packs targets and mask (compressor.zoo.mae.training_arrays)
     return functools.partial(loss, **params) if params else loss
 
 

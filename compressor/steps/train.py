@@ -33,7 +33,7 @@ def as_dataset(data, batch_size, shuffle_seed=None):
         return data
     ds = tf.data.Dataset.from_tensor_slices(tuple(data) if isinstance(data, (tuple, list)) else data)
     if shuffle_seed is not None:
-        ds = ds.shuffle(len(data[0]) if isinstance(data, (tuple, list)) else len(data), seed=shuffle_seed,
+        ds = ds.shuffle(len(tf.nest.flatten(data)[0]), seed=shuffle_seed,
                         reshuffle_each_iteration=True)
     return ds.batch(batch_size)
 

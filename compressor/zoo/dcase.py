@@ -18,6 +18,7 @@ from __future__ import annotations
 from tensorflow import keras
 
 from compressor.errors import BadInput
+from compressor.zoo.layers import BatchNorm
 
 L = keras.layers
 CLASSES = 10
@@ -37,12 +38,12 @@ def build_baseline(input_shape=BASELINE_INPUT, classes: int = CLASSES) -> keras.
     x = inputs = keras.Input(_check_shape("dcase_baseline", input_shape), name="logmel")
     for i, filters in enumerate((16, 16)):
         x = L.Conv2D(filters, 7, padding="same", name=f"conv{i}")(x)
-        x = L.BatchNormalization(name=f"bn{i}")(x)
+        x = BatchNorm(name=f"bn{i}")(x)
         x = L.ReLU(name=f"relu{i}")(x)
     x = L.MaxPooling2D((5, 5), name="pool0")(x)
     x = L.Dropout(0.3, name="drop0")(x)
     x = L.Conv2D(32, 7, padding="same", name="conv2")(x)
-    x = L.BatchNormalization(name="bn2")(x)
+    x = BatchNorm(name="bn2")(x)
     x = L.ReLU(name="relu2")(x)
     x = L.MaxPooling2D((4, 10), name="pool1")(x)
     x = L.Dropout(0.3, name="drop1")(x)
@@ -63,7 +64,7 @@ def build_student(input_shape=STUDENT_INPUT, classes: int = CLASSES) -> keras.Mo
 
     def conv_bn_relu(x, filters, kernel, name):
         x = L.Conv2D(filters, kernel, padding="same", name=f"{name}_conv")(x)
-        x = L.BatchNormalization(name=f"{name}_bn")(x)
+        x = BatchNorm(name=f"{name}_bn")(x)
         return L.ReLU(name=f"{name}_relu")(x)
 
     x = conv_bn_relu(x, 32, (6, 5), "s1")
@@ -74,7 +75,7 @@ def build_student(input_shape=STUDENT_INPUT, classes: int = CLASSES) -> keras.Mo
     for name in ("s3a", "s3b", "s4a", "s4b"):
         x = conv_bn_relu(x, 32, 3, name)
     x = L.Conv2D(classes, 1, name="s5_conv")(x)
-    x = L.BatchNormalization(name="s5_bn")(x)
+    x = BatchNorm(name="s5_bn")(x)
     x = L.GlobalAveragePooling2D(name="gap")(x)
     y = L.Dense(classes, name="logits")(x)
     return keras.Model(inputs, y, name="dcase_student")
@@ -93,20 +94,20 @@ def build_teacher(input_shape=STUDENT_INPUT, classes: int = CLASSES, width: floa
     def block(x, filters, k1, k2, name, shortcut_conv=False):
         # conv W1 + BN + ELU, conv W2 + BN + ELU, spatial dropout; residual add (1x1 conv + BN on SC blocks)
         y = L.Conv2D(filters, k1, padding="same", name=f"{name}_w1")(x)
-        y = L.BatchNormalization(name=f"{name}_w1_bn")(y)
+        y = BatchNorm(name=f"{name}_w1_bn")(y)
         y = L.ELU(name=f"{name}_w1_elu")(y)
         y = L.Conv2D(filters, k2, padding="same", name=f"{name}_w2")(y)
-        y = L.BatchNormalization(name=f"{name}_w2_bn")(y)
+        y = BatchNorm(name=f"{name}_w2_bn")(y)
         y = L.ELU(name=f"{name}_w2_elu")(y)
         y = L.SpatialDropout2D(dropout, name=f"{name}_drop")(y)
         if shortcut_conv:
             x = L.Conv2D(filters, 1, name=f"{name}_sc")(x)
-            x = L.BatchNormalization(name=f"{name}_sc_bn")(x)
+            x = BatchNorm(name=f"{name}_sc_bn")(x)
         return L.Add(name=f"{name}_add")([x, y])
 
     x = inputs = keras.Input(_check_shape("dcase_teacher", input_shape), name="logmel")
     x = L.Conv2D(w(128), 5, padding="same", name="s1_conv")(x)
-    x = L.BatchNormalization(name="s1_bn")(x)
+    x = BatchNorm(name="s1_bn")(x)
     x = block(x, w(128), 3, 1, "b2_1")
     x = L.MaxPooling2D((2, 2), name="s2_pool")(x)
     for i in (2, 3, 4):
@@ -118,7 +119,7 @@ def build_teacher(input_shape=STUDENT_INPUT, classes: int = CLASSES, width: floa
     for i in (2, 3, 4):
         x = block(x, w(512), 1, 1, f"b4_{i}")
     x = L.Conv2D(classes, 1, name="s5_conv")(x)
-    x = L.BatchNormalization(name="s5_bn")(x)
+    x = BatchNorm(name="s5_bn")(x)
     x = L.GlobalAveragePooling2D(name="gap")(x)
     y = L.Dense(classes, name="logits")(x)
     return keras.Model(inputs, y, name="dcase_teacher" if width == 1 else f"dcase_teacher_w{width:g}")

@@ -257,3 +257,20 @@ def encoder_of(mae: keras.Model) -> keras.Model:
     for i in range(n_blocks):
         x = _apply_block(x, {key: mae.get_layer(f"enc{i}_{key}") for key in keys})
     return keras.Model(frames, norm(x), name="encodecmae_lite_encoder")
+
+
+def training_arrays(frames, mae: keras.Model, seed: int = 0):
+    """([frames, masks], packed) to fit the MAE with Keras: a fresh strict span mask per clip, random-projection
+    targets, and targets + mask packed in one array (T, Q + 1) because a Keras loss sees only y_true and y_pred."""
+    frames = np.asarray(frames, dtype=np.float32)
+    n_frames, q, k = frames.shape[1], mae.output_shape[-2], mae.output_shape[-1]
+    ratio = 1 - mae.get_layer("gather_visible").n_visible / n_frames
+    rng = np.random.default_rng(seed)
+    masks = np.stack([span_mask(n_frames, ratio=ratio, rng=rng) for _ in frames]).astype(np.float32)
+    targets = random_projection_targets(frames, q=q, codebook_size=k, seed=seed).astype(np.float32)
+    return [frames, masks], np.concatenate([targets, masks[..., None]], axis=-1)
+
+
+def packed_loss(packed, logits, gamma=None, sigma: float = SIGMA):
+    """mae_loss with targets and mask unpacked from `training_arrays`' y."""
+    return mae_loss(packed[..., :-1], logits, packed[..., -1], gamma=gamma, sigma=sigma)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from tensorflow import keras
 
 from compressor.errors import BadInput
+from compressor.zoo.layers import BatchNorm
 
 L = keras.layers
 SAMPLES = 32000
@@ -34,7 +35,7 @@ def build(samples: int = SAMPLES, classes: int = CLASSES) -> keras.Model:
     x = inputs = keras.Input((int(samples), 1), name="waveform")
     for i, (filters, kernel) in enumerate(LAYERS):
         x = L.Conv1D(filters, kernel, use_bias=False, name=f"conv{i}")(x)
-        x = L.BatchNormalization(name=f"bn{i}")(x)
+        x = BatchNorm(name=f"bn{i}")(x)
         x = L.ReLU(name=f"relu{i}")(x)
         x = L.MaxPooling1D(4, name=f"pool{i}")(x)
     x = L.Flatten(name="flatten")(x)
