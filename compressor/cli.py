@@ -9,6 +9,7 @@
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -145,7 +146,7 @@ def run(argv) -> int:
         from .engine import run_recipe
         record = run_recipe(args.recipe, data=args.data, out=args.out, quick=args.quick, resume=args.resume,
                             seed=args.seed, budgets=budgets)
-        _print_record(record, args.out)
+        _print_record(record)
         return _exit_code(record)
     if args.model or args.target:
         if not (args.model and args.target):
@@ -162,6 +163,7 @@ def run(argv) -> int:
 
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")   # TensorFlow's C++ start-up chatter is not for users
     if argv and argv[0] in ("-h", "--help"):
         _run_parser().print_help()
         return EXIT_OK

@@ -58,7 +58,7 @@ def run_recipe(name, *, data=None, out=None, quick=False, resume=False, seed=Non
     record["data"] = {"source": dataset.name, "frontend": dataset.frontend, "classes": dataset.classes,
                       "shapes": {k: list(getattr(dataset, k).shape) for k in ("x_train", "x_val", "x_test")}}
     ctx = Context(recipe, target, dataset, out, seed, quick, record)
-    ctx.models = kinds.build_models(recipe)
+    ctx.models = kinds.build_models(recipe, dataset)
     kinds.check_all(ctx)                    # everything that can be rejected is rejected before training
     if budgets:
         record.setdefault("cli_budgets", {}).update(budgets)
@@ -87,6 +87,7 @@ def run_recipe(name, *, data=None, out=None, quick=False, resume=False, seed=Non
     record["artifacts"].update({"report_json": "report.json", "report_html": "report.html",
                                 "summary_md": "summary.md"})
     write_reports(record, out)
+    print(f"reports written to {out}/ (report.html, report.json, summary.md)", flush=True)
     return record
 
 

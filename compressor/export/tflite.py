@@ -1,5 +1,7 @@
 """Full-integer int8 TFLite conversion (int8 input and output) and its check against the Keras model."""
 
+import warnings
+
 import numpy as np
 
 from ..errors import BadInput, UnsupportedLayer
@@ -19,8 +21,12 @@ def to_int8_tflite(model, calibration: np.ndarray) -> bytes:
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     converter.inference_input_type = tf.int8
     converter.inference_output_type = tf.int8
+    from .tflm import captured_stderr
+
     try:
-        return converter.convert()
+        with captured_stderr(), warnings.catch_warnings():   # the MLIR converter's op summary is not for users
+            warnings.simplefilter("ignore")
+            return converter.convert()
     except Exception as e:  # the converter's message is pages long; its first "error:" line names the op
         raise UnsupportedLayer(f"model '{model.name}': the int8 TFLite converter failed: {_first_error(e)}") from None
 

@@ -97,7 +97,11 @@ def prune(model, *, target_sparsity, schedule="polynomial", begin_step=0, end_st
             target.set_weights(layer.get_weights())
     fit_fn(wrapped, [_sparsity.UpdatePruningStep()])
     stripped = _sparsity.strip_pruning(wrapped)
-    return stripped, measure_sparsity(stripped, only=chosen)
+    # strip_pruning reuses the layers it did not wrap, which keep the pruned graph's nodes as extra inbound
+    # nodes; QTools walks those and fails. A clone is a clean graph with the same weights.
+    clean = tf.keras.models.clone_model(stripped)
+    clean.set_weights(stripped.get_weights())
+    return clean, measure_sparsity(clean, only=chosen)
 
 
 def measure_sparsity(model, only=None) -> dict:
