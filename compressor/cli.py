@@ -9,8 +9,10 @@
 
 import argparse
 import json
+import logging
 import os
 import sys
+import warnings
 from pathlib import Path
 
 from .errors import EXIT_BAD_INPUT, EXIT_BUDGET, EXIT_OK, BadInput, CompressorError
@@ -164,6 +166,8 @@ def run(argv) -> int:
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")   # TensorFlow's C++ start-up chatter is not for users
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)  # nor its Python deprecation notes
+    warnings.filterwarnings("ignore", category=UserWarning, module="keras")
     if argv and argv[0] in ("-h", "--help"):
         _run_parser().print_help()
         return EXIT_OK

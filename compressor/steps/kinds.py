@@ -88,6 +88,7 @@ def check_all(ctx):
     """Reject what can be rejected before training: parameters, losses, quantizer strings and layer patterns,
     the data's shape against each model's input."""
     from . import losses, quantize
+    from .train import make_optimizer
 
     for slot, model in ctx.models.items():
         _check_data_shape(ctx, slot, model)
@@ -96,11 +97,13 @@ def check_all(ctx):
         params = step_params(ctx.recipe, step)
         where = f"{ctx.recipe.path}: steps ({step.name})"
         for fit in (params, params.get("fine_tune") or {}):
-            if fit.get("loss"):
-                try:
+            try:
+                if fit.get("loss"):
                     losses.get_loss(fit["loss"], **(fit.get("loss_params") or {}))
-                except BadInput as e:
-                    raise BadInput(f"{where}: {e}") from None
+                if fit.get("optimizer"):
+                    make_optimizer(fit["optimizer"], 1e-3)
+            except BadInput as e:
+                raise BadInput(f"{where}: {e}") from None
         if step.kind == "quantize":
             try:
                 structure[step.model] = quantize.quantize_model(structure[step.model], params["rules"],
@@ -355,16 +358,17 @@ def _confusion(y, pred, n):
     return m.tolist()
 
 
-def _submodel(ctx, step, params):
-    model = ctx.models[step.model]
-    if params.get("submodel") in (None, "model"):
+def _submodel(ctx, slot, submodel):
+    """(the part of slot's model to export, its test inputs): the whole model, or the CAE's encoder or decoder."""
+    model = ctx.models[slot]
+    if submodel in (None, "model"):
         return model, ctx.data.x_test
-    if ctx.recipe.family != "cae" or params["submodel"] not in ("decoder", "encoder"):
-        raise BadInput(f"{ctx.recipe.path}: steps ({step.name}).params: field 'submodel': only the CAE has "
+    if ctx.recipe.family != "cae" or submodel not in ("decoder", "encoder"):
+        raise BadInput(f"{ctx.recipe.path}: export_hls of '{slot}': field 'submodel': only the CAE has "
                        "'encoder' and 'decoder' parts")
     from ..zoo import cae
     encoder, decoder = cae.encoder_of(model), cae.decoder_of(model)
-    if params["submodel"] == "encoder":
+    if submodel == "encoder":
         return encoder, ctx.data.x_test
     return decoder, encoder.predict(ctx.data.x_test, verbose=0)
 
@@ -372,7 +376,7 @@ def _submodel(ctx, step, params):
 def _export_hls(ctx, step, params):
     from ..export.hls import export_hls
 
-    part, x = _submodel(ctx, step, params)
+    part, x = _submodel(ctx, step.model, params["submodel"])
     n = params["test_samples"]
     options = {k: params[k] for k in ("io_type", "backend", "strategy", "reuse_factor") if params[k] is not None}
     if params["tolerance_lsb"] is not None:
@@ -380,7 +384,8 @@ def _export_hls(ctx, step, params):
     task = "classification" if ctx.data.task == "classification" else "regression"
     y_true = ctx.data.y_test[:n] if task == "classification" else None
     result = export_hls(part, ctx.target, ctx.out / "hls", x[:n], task=task, y_test=y_true, **options)
-    ctx.state["hls"] = {"submodel": params["submodel"], "config": result["config"], "project_dir": "hls",
+    ctx.state["hls"] = {"slot": step.model, "submodel": params["submodel"], "config": result["config"],
+                        "project_dir": "hls",
                         "x_sample": x[:8].tolist()}
     metrics = dict(result["figures"])
     metrics.update({k: figures.measured(round(v, 3), "s", "wall clock, this machine")
@@ -516,7 +521,7 @@ def _finish_fpga(ctx):
 
     hls = ctx.state.get("hls")
     if hls:
-        part, _ = _submodel(ctx, None, {"submodel": hls["submodel"]}) if hls["submodel"] else (ctx.delivered, None)
+        part, _ = _submodel(ctx, hls["slot"], hls["submodel"])
         x_sample = np.asarray(hls["x_sample"], dtype=np.float32)
         analyze_fpga(part, ctx.target, ctx.record, x_sample=x_sample, hls_config=hls["config"]["hls4ml_config"],
                      project_dir=ctx.out / hls["project_dir"])

@@ -18,13 +18,15 @@ def set_seed(seed: int):
 
 
 def make_optimizer(name, lr):
-    """A Keras optimizer by name ("adam", "sgd", "adamw" ...) with learning rate `lr`."""
+    """A Keras optimizer by name, any case ("adam", "AdamW", "sgd" ...), with learning rate `lr`."""
     if isinstance(name, tf.keras.optimizers.Optimizer):
         return name
-    try:
-        return tf.keras.optimizers.get({"class_name": name, "config": {"learning_rate": lr}})
-    except ValueError as e:
-        raise BadInput(f"unknown optimizer {name!r}: expected a Keras optimizer name such as 'adam' or 'sgd'") from e
+    classes = {n.lower(): n for n in dir(tf.keras.optimizers) if isinstance(getattr(tf.keras.optimizers, n), type)
+               and issubclass(getattr(tf.keras.optimizers, n), tf.keras.optimizers.Optimizer)}
+    if str(name).lower() not in classes or str(name).lower() == "optimizer":
+        raise BadInput(f"unknown optimizer {name!r}: expected one of "
+                       f"{', '.join(sorted(k for k in classes if k != 'optimizer'))}")
+    return getattr(tf.keras.optimizers, classes[str(name).lower()])(learning_rate=lr)
 
 
 def as_dataset(data, batch_size, shuffle_seed=None):

@@ -1,0 +1,104 @@
+"""Every shipped recipe, quick profile, end to end on its built-in data, as `compress --recipe NAME --quick` runs it.
+Each recipe runs once (module fixture); the tests read what it recorded and wrote."""
+
+import json
+
+import pytest
+
+from compressor.cli import main
+from compressor.errors import EXIT_BUDGET, EXIT_OK
+from compressor.report.html import missing_views
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """name -> (exit code, record, output folder), each recipe run at most once, on first use."""
+    done = {}
+
+    def run(name):
+        if name not in done:
+            out = tmp_path_factory.mktemp(name)
+            code = main(["--recipe", name, "--quick", "--out", str(out)])
+            done[name] = (code, json.loads((out / "report.json").read_text()), out)
+        return done[name]
+    return run
+
+
+def metric(record, step, name):
+    found = next(s for s in record["steps"] if s["name"] == step)
+    return found["metrics"][name]["value"]
+
+
+@pytest.mark.parametrize("name", ["fpga_cae_ternary", "dcase_student_int8", "effects_gru_tor",
+                                  "encodecmae_lite_int8", "speech_cnn_int8"])
+def test_recipe_runs_end_to_end_and_reports_each_step(runs, name):
+    code, record, out = runs(name)
+    assert code in (EXIT_OK, EXIT_BUDGET)
+    assert (code == EXIT_BUDGET) == (record["verdict"] == "fail")
+    assert record["status"] == "complete" and record["recipe"]["profile"] == "quick"
+    ran = [s["name"] for s in record["steps"]]
+    assert ran == [s["name"] for s in record["recipe"]["steps"]]
+    for step in record["steps"]:
+        assert step["seconds"] >= 0
+        for fig in step["metrics"].values():
+            assert fig["provenance"] in ("measured", "estimated", "counted") and fig["by"]
+    assert missing_views(record) == []                      # the family's pictures are in the report
+    assert (out / "report.html").stat().st_size > 10_000 and (out / "summary.md").is_file()
+    assert not list(out.glob("*.part*")) and not list(out.glob(".*.part"))
+
+
+@pytest.mark.parametrize("name", ["dcase_student_int8", "effects_gru_tor", "encodecmae_lite_int8",
+                                  "speech_cnn_int8"])
+def test_mcu_recipes_write_a_checked_int8_model(runs, name):
+    _, record, out = runs(name)
+    tflite = (out / "model_int8.tflite").read_bytes()
+    assert tflite[4:8] == b"TFL3"
+    header = (out / "model_data.h").read_text()
+    assert "g_model_len" in header and f"{len(tflite)}" in (out / "model_data.cc").read_text()
+    assert record["figures"]["arena_bytes"]["provenance"] == "measured"
+    ptq = next(s for s in record["steps"] if s["kind"] == "ptq")
+    assert ptq["metrics"]["tflm_vs_tflite_lsb"]["value"] <= 1
+
+
+def test_dcase_distillation_beats_the_same_student_without_it_and_int8_keeps_accuracy(runs):
+    _, record, _ = runs("dcase_student_int8")
+    kd, no_kd = metric(record, "distill", "accuracy"), metric(record, "train_student_no_kd", "accuracy")
+    assert kd > no_kd, f"KD student {kd:.3f} vs no-KD {no_kd:.3f}"
+    float_acc, int8_acc = metric(record, "ptq", "float_accuracy"), metric(record, "ptq", "int8_accuracy")
+    assert int8_acc >= float_acc - 0.01
+    budgets = {b["name"]: b for b in record["budgets"]}
+    assert budgets["params"]["limit"] == 128000 and budgets["params"]["value"] == 57856
+    assert budgets["macs"]["verdict"] == "pass" and budgets["macs"]["limit"] == 30_000_000
+
+
+def test_effects_reports_teacher_student_and_tor_esr(runs):
+    _, record, _ = runs("effects_gru_tor")
+    for step in ("train_teacher", "train_student_no_kd", "distill_tor"):
+        assert 0 < metric(record, step, "esr") < 2
+    assert 0 < metric(record, "ptq", "int8_streaming_esr") < 2
+    rate = {b["name"]: b for b in record["budgets"]}["mac_rate"]
+    assert rate["value"] == record["figures"]["macs"]["value"] * 44100
+
+
+def test_cae_ternary_quality_sparsity_energy_and_hls(runs):
+    _, record, out = runs("fpga_cae_ternary")
+    float_mse = metric(record, "train_float", "mse")
+    final_mse = metric(record, "prune", "mse")
+    assert final_mse < 3 * float_mse, f"quantized+pruned MSE {final_mse:.4f} vs float {float_mse:.4f}"
+    assert abs(metric(record, "prune", "sparsity") - 0.57) <= 0.02
+    ratio = metric(record, "energy", "energy_ratio")
+    assert 0 < ratio < 1                               # ternary kernels and 4-bit activations cost less than Model 1
+    assert list((out / "hls").rglob("*.so")), "compiled C-simulation library"
+    assert metric(record, "export_hls", "csim_max_error_lsb") <= 128
+    assert {"LUT", "DSP", "BRAM_18K"} <= set(record["figures"])
+    assert any(layer.get("energy_pj") for layer in record["layers"])
+
+
+def test_mae_probe_before_and_after_distillation(runs):
+    _, record, _ = runs("encodecmae_lite_int8")
+    before, after = metric(record, "probe_teacher", "probe_accuracy"), metric(record, "probe_student", "probe_accuracy")
+    chance = metric(record, "probe_teacher", "chance_accuracy")
+    assert before > chance and after > chance
+    assert record["views"]["probe"] == {"before": before, "after": after}
