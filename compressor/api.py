@@ -24,7 +24,8 @@ CALIBRATION_SAMPLES = 200    # representative set for the converter
 VERIFY_SAMPLES = 32          # samples run through Keras, TFLite and TFLite Micro
 MAX_ERROR_LSB = 16           # int8 vs Keras: beyond this many output LSBs the export is wrong, not just rounded
 MIN_TOP1_AGREEMENT = 0.9     # classifiers: fraction of samples whose top-1 class must agree
-TFLM_MAX_DIFF_LSB = 1        # TFLite Micro vs TFLite: identical kernels expected; one LSB of rounding tolerated
+TFLM_MAX_DIFF_LSB = 4        # TFLite Micro vs TFLite: TFLM's reference softmax, rsqrt and mean kernels round apart
+                             # from TFLite's optimized ones: 1 LSB on CNNs, 3 on the MAE student transformer
 
 
 def load_model(path):

@@ -4,12 +4,15 @@ after each step, and the run record that becomes report.json."""
 import hashlib
 import json
 import shutil
+import signal
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import atomic
-from .errors import BadInput
+from .errors import BadInput, Interrupted, TrainingDiverged
 from .recipe import Recipe, load_recipe
 from .report.record import new_record
 from .targets import load_target
@@ -28,6 +31,8 @@ class Context:
     trained: set = field(default_factory=set)       # slots trained so far
     state: dict = field(default_factory=dict)       # JSON-able results later steps read (metrics, artifact paths)
     log_prefix: str = ""
+    stop_requested: str | None = None               # the signal's name, once SIGINT / SIGTERM arrived
+    diverged: str | None = None                     # where the loss became NaN / infinite
 
     def log(self, msg):
         print(f"{self.log_prefix}{msg}", flush=True)
@@ -37,7 +42,7 @@ class Context:
         return self.models[self.recipe.deliver]
 
 
-def run_recipe(name, *, data=None, out=None, quick=False, resume=False, seed=None, budgets=None, log=True) -> dict:
+def run_recipe(name, *, data=None, out=None, quick=False, resume=False, seed=None, budgets=None) -> dict:
     """Run recipe `name` (a shipped recipe name or a YAML path) and return its record; reports land in `out`."""
     from .audio.dataset import load_data
     from .steps import kinds
@@ -60,26 +65,15 @@ def run_recipe(name, *, data=None, out=None, quick=False, resume=False, seed=Non
     ctx = Context(recipe, target, dataset, out, seed, quick, record)
     ctx.models = kinds.build_models(recipe, dataset)
     kinds.check_all(ctx)                    # everything that can be rejected is rejected before training
-    if budgets:
-        record.setdefault("cli_budgets", {}).update(budgets)
 
     checkpoint = Checkpoint(out / ".checkpoint", _fingerprint(recipe, seed, quick, dataset.name))
     start = checkpoint.restore(ctx) if resume else 0
     if not resume:
         checkpoint.clear()
-    for index, step in enumerate(recipe.steps):
-        if index < start:
-            continue
-        ctx.log_prefix = f"[{index + 1}/{len(recipe.steps)} {step.name}] "
-        ctx.log(f"{step.kind} of '{step.model}'")
-        kinds.set_seed(seed + index)        # per-step seed: a resumed run replays the same randomness
-        t0 = time.perf_counter()
-        result = kinds.run(ctx, step)
-        if kinds.TRAINS[step.kind]:
-            ctx.trained.add(step.model)
-        record["steps"].append({"name": step.name, "kind": step.kind, "model": step.model,
-                                "seconds": round(time.perf_counter() - t0, 2), **result})
-        checkpoint.save(ctx, index + 1)
+    with stop_on_signals(ctx):
+        for index, step in enumerate(recipe.steps):
+            if index >= start:
+                _run_step(ctx, checkpoint, index, step)
     ctx.log_prefix = ""
     kinds.finish(ctx, budgets or {})
     record["status"] = "complete"
@@ -89,6 +83,52 @@ def run_recipe(name, *, data=None, out=None, quick=False, resume=False, seed=Non
     write_reports(record, out)
     print(f"reports written to {out}/ (report.html, report.json, summary.md)", flush=True)
     return record
+
+
+def _run_step(ctx, checkpoint, index, step):
+    from .steps import kinds
+
+    steps = ctx.recipe.steps
+    ctx.log_prefix = f"[{index + 1}/{len(steps)} {step.name}] "
+    ctx.log(f"{step.kind} of '{step.model}'")
+    kinds.set_seed(ctx.seed + index)    # per-step seed: a resumed run replays the same randomness
+    t0 = time.perf_counter()
+    result = kinds.run(ctx, step)
+    if ctx.diverged:
+        raise TrainingDiverged(f"{ctx.recipe.path}: step '{step.name}' diverged at {ctx.diverged}; lower its "
+                               "learning rate (params.lr) or check the data for NaN / huge values")
+    if ctx.stop_requested:              # the step was cut short: it is not recorded, the last finished one is
+        checkpoint.mark_incomplete(ctx)
+        raise Interrupted(f"stopped by {ctx.stop_requested} during step {index + 1} ({step.name}); the {index} "
+                          f"finished step(s) are saved in {checkpoint.folder}: run the same command with --resume")
+    if kinds.TRAINS[step.kind]:
+        ctx.trained.add(step.model)
+    ctx.record["steps"].append({"name": step.name, "kind": step.kind, "model": step.model,
+                                "seconds": round(time.perf_counter() - t0, 2), **result})
+    checkpoint.save(ctx, index + 1)
+
+
+@contextmanager
+def stop_on_signals(ctx):
+    """SIGINT and SIGTERM ask the run to stop at the next safe point (a batch end, or a step end); a second one
+    stops it at once."""
+    def request(signum, frame):
+        ctx.stop_requested = signal.Signals(signum).name
+        ctx.log(f"{ctx.stop_requested}: stopping at the next safe point (again to stop at once)")
+        for s in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(s, previous[s])
+
+    if threading.current_thread() is not threading.main_thread():   # signals reach only the main thread
+        yield
+        return
+    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    for s in previous:
+        signal.signal(s, request)
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
 
 
 class Checkpoint:
@@ -109,6 +149,11 @@ class Checkpoint:
             state = {"fingerprint": self.fingerprint, "steps_done": steps_done, "trained": sorted(ctx.trained),
                      "state": ctx.state, "steps": ctx.record["steps"]}
             (tmp / "state.json").write_text(json.dumps(state, default=_plain))
+
+    def mark_incomplete(self, ctx: Context):
+        """The record of a run that stopped early, beside its checkpoint (the previous outputs stay untouched)."""
+        atomic.write_text(self.folder / "record.json",
+                          json.dumps({**ctx.record, "status": "incomplete"}, indent=2, default=_plain))
 
     def restore(self, ctx: Context) -> int:
         from .steps import kinds

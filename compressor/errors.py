@@ -5,6 +5,7 @@ EXIT_INTERNAL = 1      # an unexpected failure (a bug): Python's own code for an
 EXIT_BAD_INPUT = 2     # bad input: missing file, typo in a recipe, wrong data shape, unknown target ...
 EXIT_BUDGET = 3        # done, but at least one budget fails (what CI gates on)
 EXIT_VERIFY = 4        # the compressed model does not agree with its source beyond tolerance
+EXIT_INTERRUPTED = 130  # stopped by SIGINT / SIGTERM at a safe point; `--resume` continues (the shell's 128 + 2)
 
 
 class CompressorError(Exception):
@@ -25,3 +26,13 @@ class VerificationFailed(CompressorError):
     """An exported model disagrees with the model it came from beyond the stated tolerance."""
 
     exit_code = EXIT_VERIFY
+
+
+class TrainingDiverged(BadInput):
+    """The loss became NaN or infinite: the recipe's settings (learning rate) or the data are at fault."""
+
+
+class Interrupted(CompressorError):
+    """The run was asked to stop (SIGINT / SIGTERM) and stopped at a safe point, its last finished step saved."""
+
+    exit_code = EXIT_INTERRUPTED

@@ -160,9 +160,24 @@ def _fit(ctx, model, params, loss=None):
 
 
 def _progress(ctx, epochs):
+    """The callback every fit in a recipe gets: shows each epoch, stops at the end of a batch when the run was
+    asked to stop (the engine then keeps the last finished step), and stops a NaN or exploding loss with a hint."""
     import tensorflow as tf
 
     class Progress(tf.keras.callbacks.Callback):
+        epoch = 0
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch = epoch
+
+        def on_train_batch_end(self, batch, logs=None):
+            loss = (logs or {}).get("loss")
+            if loss is not None and not np.isfinite(loss):
+                self.model.stop_training = True
+                ctx.diverged = f"epoch {self.epoch + 1}, batch {batch + 1}: loss {loss}"
+            if ctx.stop_requested:
+                self.model.stop_training = True
+
         def on_epoch_end(self, epoch, logs=None):
             shown = ", ".join(f"{k} {v:.4g}" for k, v in (logs or {}).items())
             ctx.log(f"epoch {epoch + 1}/{epochs}: {shown}")
