@@ -1,0 +1,1 @@
+"""Benchmarks of compressor against the plain tools (python -m benchmarks.run --quick)."""
