@@ -56,7 +56,7 @@ def main(name, out, result_path, full=False):
     result = {"recipe": name, "profile": profile}
     t0 = time.perf_counter()
     try:
-        record = run_recipe(name, out=out, quick=not full, log=False)
+        record = run_recipe(name, out=out, quick=not full)
     except Exception as e:  # a failed budget or verification still leaves a record on disk
         result["recipe_error"] = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
         report = Path(out) / "report.json"
