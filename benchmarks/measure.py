@@ -56,12 +56,28 @@ def int8_metric(ctx, tflite_bytes, device):
 
 
 def _embed_keras(model, x):
-    return np.asarray(model.predict(np.asarray(x, np.float32), verbose=0, batch_size=8)).mean(axis=1)
+    from compressor.zoo import mae
+    return mae.embed(model, x)
+
+
+class _TFLiteEncoder:
+    """The int8 encoder behind the interface mae.embed calls (input_shape, __call__ -> .numpy()), so its chunking
+    and pooling are the toolkit's own."""
+
+    def __init__(self, tflite_bytes):
+        self.tflite_bytes = tflite_bytes
+        shape = counts.interpreter(tflite_bytes).get_input_details()[0]["shape"]
+        self.input_shape = (None, *(int(d) for d in shape[1:]))
+
+    def __call__(self, x, training=False):
+        import tensorflow as tf
+        _, yq = tflite.run_tflite(self.tflite_bytes, np.asarray(x, np.float32))
+        return tf.constant(tflite.dequantize(yq, tflite.output_detail(self.tflite_bytes)))
 
 
 def _embed_tflite(tflite_bytes, x):
-    _, yq = tflite.run_tflite(tflite_bytes, np.asarray(x, np.float32))
-    return tflite.dequantize(yq, tflite.output_detail(tflite_bytes)).mean(axis=1)
+    from compressor.zoo import mae
+    return mae.embed(_TFLiteEncoder(tflite_bytes), x)
 
 
 def _probe(ctx, embed):
