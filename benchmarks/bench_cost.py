@@ -15,7 +15,6 @@ from pathlib import Path
 import numpy as np
 
 ANALYZE_TARGET = {"cae": "pynq-z2", "cae_fpga": "pynq-z2"}
-EFFECTS_SEQUENCE = 2048   # the effects models take (time, 1): analyze them on a fixed-length window
 
 
 def _rss_mb():
@@ -24,11 +23,9 @@ def _rss_mb():
 
 def _build(name, **kwargs):
     from compressor import zoo
-    if name.startswith("effects_"):   # (None, 1) input: the converter needs a length
-        import tensorflow as tf
-        seq = zoo.build(name, **kwargs)
-        x = tf.keras.Input((EFFECTS_SEQUENCE, 1), batch_size=1)
-        return tf.keras.Model(x, seq(x), name=seq.name)
+    if name.startswith("effects_"):   # as the toolkit exports it: the one-step streaming model
+        from compressor.export.streaming import packed_streaming_model
+        return packed_streaming_model(zoo.build(name, **kwargs))
     if name == "encodecmae_student":
         kwargs.setdefault("batch_size", 1)   # as the recipe's device form: the converter folds its reshapes
     return zoo.build(name, **kwargs)
