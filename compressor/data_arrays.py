@@ -1,5 +1,8 @@
 """Model inputs from .npy / .npz files, checked against the model's input shape; synthetic inputs as a fallback."""
 
+import struct
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -10,13 +13,29 @@ SYNTHETIC_WARNING = ("no --data: int8 calibration and verification used {n} synt
                      "quantization ranges may not match real data")
 
 
+# Numeric kinds a model input can be made from: signed and unsigned integers, floats (not bool, complex, dates).
+NUMERIC_KINDS = "iuf"
+# Inputs beyond this are not features but corrupt or unscaled data: int8 calibration over such a range would
+# round every ordinary value to zero. Raw int16 audio (32768) still passes.
+MAX_ABS_INPUT = 1e6
+MAGIC = {".npy": b"\x93NUMPY", ".npz": b"PK"}  # what np.save / np.savez files start with
+
+
 def load_inputs(path, input_shape) -> np.ndarray:
-    """A float32 batch of model inputs. `.npy`: the array; `.npz`: the array named x, or its only array."""
+    """A float32 batch of model inputs. `.npy`: the array; `.npz`: the array named x, or its only array.
+    Pickled objects are never loaded; a truncated or corrupt file is a BadInput naming it."""
     path = Path(path)
     if not path.is_file():
         raise BadInput(f"{path}: no such data file")
+    suffix = path.suffix.lower()
+    if suffix not in MAGIC:
+        raise BadInput(f"{path}: expected an .npy or .npz array of model inputs")
+    with open(path, "rb") as f:
+        head = f.read(len(MAGIC[suffix]))
+    if head != MAGIC[suffix]:  # checked here: np.load would take any other bytes for a pickle and say so
+        raise BadInput(f"{path}: not an {suffix} file (it does not start like one written by numpy)")
     try:
-        if path.suffix == ".npz":
+        if suffix == ".npz":
             with np.load(path, allow_pickle=False) as z:
                 names = list(z.files)
                 if "x" in names:
@@ -26,26 +45,47 @@ def load_inputs(path, input_shape) -> np.ndarray:
                 else:
                     raise BadInput(f"{path}: no array named 'x' among {', '.join(names) or 'none'}")
                 array, where = z[name], f"{path}: array '{name}'"
-        elif path.suffix == ".npy":
-            array, where = np.load(path, allow_pickle=False), str(path)
         else:
-            raise BadInput(f"{path}: expected an .npy or .npz array of model inputs")
-    except (ValueError, OSError, EOFError) as e:
-        raise BadInput(f"{path}: not a readable numpy array file ({e})") from None
+            array, where = np.load(path, allow_pickle=False), str(path)
+    except BadInput:
+        raise
+    except ValueError as e:
+        if "allow_pickle" in str(e):
+            raise BadInput(f"{path}: holds Python objects, which are never loaded (pickle stays disabled); "
+                           "save a numeric array") from None
+        raise BadInput(f"{path}: truncated or corrupt numpy file ({_first_line(e)})") from None
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error, KeyError, struct.error) as e:
+        # numpy, zipfile and zlib each raise their own types on truncated or damaged bytes
+        raise BadInput(f"{path}: truncated or corrupt numpy file ({type(e).__name__}: {_first_line(e)})") from None
     return check_inputs(array, input_shape, where)
 
 
 def check_inputs(array, input_shape, where: str) -> np.ndarray:
-    """`array` as a float32 batch matching `input_shape` (batch dimension None); one sample gets a batch axis."""
+    """`array` as a float32 batch matching `input_shape` (batch dimension None); one sample gets a batch axis.
+    NaN, infinite (also after the cast to float32) and absurdly large values are refused, never trained on."""
+    array = np.asarray(array)
     expected = tuple(input_shape)[1:]
-    if not np.issubdtype(array.dtype, np.number):
-        raise BadInput(f"{where}: expected numbers, got dtype {array.dtype}")
+    if array.dtype.kind not in NUMERIC_KINDS:
+        raise BadInput(f"{where}: expected integer or float numbers, got dtype {array.dtype}")
     if array.ndim == len(expected) and _matches(array.shape, expected):
         array = array[None]
-    if array.ndim != len(expected) + 1 or not _matches(array.shape[1:], expected) or len(array) == 0:
+    if array.ndim != len(expected) + 1 or not _matches(array.shape[1:], expected) or array.size == 0:
         shown = "(N, " + ", ".join("?" if d is None else str(d) for d in expected) + ")"
         raise BadInput(f"{where}: shape {tuple(array.shape)} does not match the model input {shown}")
-    return array.astype(np.float32)
+    with np.errstate(over="ignore"):
+        out = array.astype(np.float32)
+    bad = int(np.count_nonzero(~np.isfinite(out)))
+    if bad:
+        raise BadInput(f"{where}: {bad} NaN or infinite value(s) (or beyond float32 range); expected finite numbers")
+    peak = float(np.abs(out).max())
+    if peak > MAX_ABS_INPUT:
+        raise BadInput(f"{where}: largest magnitude {peak:.3g}; expected model inputs within +-{MAX_ABS_INPUT:g} "
+                       "(scale the data)")
+    return out
+
+
+def _first_line(e) -> str:
+    return str(e).splitlines()[0] if str(e) else ""
 
 
 def _matches(shape, expected) -> bool:

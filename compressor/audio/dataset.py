@@ -214,6 +214,7 @@ def _assemble(name, family, task, params, audio, labels, classes, rate, extra):
     for s in SPLITS:
         if len(arrays[f"x_{s}"]) == 0:
             raise BadInput(f"{name}: the {s} split is empty; add more audio")
+    _check_finite(name, arrays)
     return Dataset(name, family, FAMILIES[family][0], **arrays, classes=classes, sample_rate=rate,
                    frontend=params, extra=extra)
 
@@ -227,10 +228,18 @@ def _effects_dataset(name, params, dry, wet, extra):
             raise BadInput(f"{name}: the {s} audio is shorter than one {segment}-sample segment")
         arrays[f"x_{s}"] = dry[s][: n * segment].reshape(n, segment, 1).astype(np.float32)
         arrays[f"y_{s}"] = wet[s][: n * segment].reshape(n, segment, 1).astype(np.float32)
+    _check_finite(name, arrays)
     extra = dict(extra, test_dry=np.asarray(dry["test"], np.float32), test_wet=np.asarray(wet["test"], np.float32))
     fe = dict(params, segmentation=f"consecutive {segment}-sample segments of the dry (x) and wet (y) audio")
     return Dataset(name, "effects", "regression", **arrays, classes=None, sample_rate=params["sample_rate"],
                    frontend=fe, extra=extra)
+
+
+def _check_finite(name, arrays):
+    """The readers refuse non-finite audio; this guards the front-end output too, so nothing NaN is trained on."""
+    for key, array in arrays.items():
+        if not np.isfinite(array).all():
+            raise BadInput(f"{name}: {key} holds NaN or infinite values after the front end; check the audio")
 
 
 # ---- cache file -----------------------------------------------------------------------------------------------

@@ -12,12 +12,13 @@ Layouts, detected by `detect_layout`:
 """
 
 import csv
-import warnings
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import librosa
+import numpy as np
+import soundfile as sf
 
 from ..errors import BadInput
 
@@ -48,17 +49,65 @@ class Pairs:
     info: dict = field(default_factory=dict)
 
 
+# Float WAV full scale is 1.0; a peak this far above it (40 dB) is a corrupt or mis-scaled file, not audio.
+MAX_PEAK = 100.0
+# Native rates outside this range are corrupt headers; resampling from them would be absurd (or divide by zero).
+RATE_RANGE = (1000, 768000)
+# Data-chunk sizes that streaming recorders write when the length is unknown: not a truncation.
+UNKNOWN_LENGTH = (0, 0xFFFFFFFF, 0x7FFFFFFF)
+
+
 def load_wav(path, sample_rate):
-    """Mono mixdown and resampling by librosa; a file it cannot decode is a BadInput naming the file."""
+    """Mono mixdown and resampling by librosa after soundfile decodes the file. Every way a file can be unusable -
+    empty, not audio, truncated, a corrupt header, NaN/inf or absurdly large samples - is a BadInput naming it."""
+    path = Path(path)
     try:
-        with warnings.catch_warnings():  # librosa warns before falling back to audioread; the error says enough
-            warnings.simplefilter("ignore")
-            audio, _ = librosa.load(path, sr=sample_rate, mono=True)
-    except Exception as e:  # soundfile/audioread raise many types; the user needs the file name and the reason
-        raise BadInput(f"{path}: cannot read audio ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
+        size = path.stat().st_size
+    except (OSError, ValueError) as e:
+        raise BadInput(f"{path}: cannot open ({_reason(e)})") from None
+    if size == 0:
+        raise BadInput(f"{path}: empty file (0 bytes)")
+    try:
+        with sf.SoundFile(path) as f:
+            _check_header(path, f)
+            audio = f.read(dtype="float32", always_2d=True).T  # (channels, samples), librosa's layout
+            native = f.samplerate
+    except BadInput:
+        raise
+    except Exception as e:  # libsndfile raises several types; the user needs the file name and the reason
+        raise BadInput(f"{path}: cannot read audio ({_reason(e)})") from None
     if audio.size == 0:
-        raise BadInput(f"{path}: empty audio file")
-    return audio.astype(np.float32)
+        raise BadInput(f"{path}: no audio samples (empty or header-only WAV)")
+    bad = int(np.count_nonzero(~np.isfinite(audio)))
+    if bad:
+        raise BadInput(f"{path}: {bad} NaN or infinite sample(s); expected finite audio")
+    peak = float(np.abs(audio).max())
+    if peak > MAX_PEAK:
+        raise BadInput(f"{path}: sample peak {peak:.3g}; expected audio within [-1, 1] (at most {MAX_PEAK:g})")
+    mono = librosa.to_mono(audio)
+    if native != sample_rate:
+        mono = librosa.resample(mono, orig_sr=native, target_sr=sample_rate)
+    return np.ascontiguousarray(mono, dtype=np.float32)
+
+
+def _check_header(path, f):
+    """Sample rate in range, and no truncation. libsndfile reads a truncated WAV silently, but its log says
+    `data : <declared> (should be <present>)`: we turn that into an error rather than train on half a file."""
+    if not RATE_RANGE[0] <= f.samplerate <= RATE_RANGE[1]:
+        raise BadInput(f"{path}: sample rate {f.samplerate} Hz in the header; expected {RATE_RANGE[0]} to "
+                       f"{RATE_RANGE[1]} Hz")
+    found = re.search(r"^data\s*:\s*(\d+) \(should be (\d+)\)", f.extra_info, re.MULTILINE)
+    if found:
+        declared, present = int(found.group(1)), int(found.group(2))
+        if present < declared and declared not in UNKNOWN_LENGTH:
+            raise BadInput(f"{path}: truncated: the header declares {declared} bytes of samples, the file holds "
+                           f"{present}")
+
+
+def _reason(e):
+    text = str(e).splitlines()[0].strip() if str(e).strip() else ""
+    text = re.sub(r"^Error opening '.*?': ", "", text)  # soundfile repeats the path the message already names
+    return f"{type(e).__name__}: {text}" if text else type(e).__name__
 
 
 def _wavs(folder):
@@ -96,8 +145,7 @@ def _read_tau_csv(path, required):
     if not path.is_file():
         raise BadInput(f"{path}: missing (TAU layout needs meta.csv and evaluation_setup/fold1_train.csv, "
                        "fold1_evaluate.csv)")
-    with open(path, newline="") as f:
-        rows = list(csv.reader(f, delimiter="\t"))
+    rows = list(csv.reader(_read_text(path).splitlines(), delimiter="\t"))
     if not rows or not set(required) <= set(rows[0]):
         found = rows[0] if rows else []
         raise BadInput(f"{path}: expected a tab-separated header with columns {', '.join(required)}; "
@@ -111,6 +159,34 @@ def _read_tau_csv(path, required):
             raise BadInput(f"{path}: line {n}: expected {len(header)} tab-separated fields, found {len(row)}")
         out.append(dict(zip(header, row)))
     return out
+
+
+def _read_text(path):
+    """UTF-8 text (a leading BOM, as spreadsheet programs write, is dropped); anything else is a BadInput."""
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise BadInput(f"{path}: not UTF-8 text (byte 0x{e.object[e.start]:02x} at offset {e.start})") from None
+    except OSError as e:
+        raise BadInput(f"{path}: cannot read ({_reason(e)})") from None
+    if "\0" in text:
+        raise BadInput(f"{path}: contains NUL bytes; expected a text file")
+    return text
+
+
+def _tau_audio(folder, name, listed_in):
+    """The audio file a TAU CSV names, which must be a relative path inside the dataset folder."""
+    rel = Path(name)
+    if not name or rel.is_absolute() or ".." in rel.parts:
+        raise BadInput(f"{listed_in}: filename '{name}': expected a path relative to {folder}")
+    path = folder / rel
+    try:
+        present = path.is_file()
+    except OSError as e:  # e.g. a name too long for the file system
+        raise BadInput(f"{listed_in}: filename '{name[:80]}': {_reason(e)}") from None
+    if not present:
+        raise BadInput(f"{path}: listed in the TAU metadata but missing")
+    return path
 
 
 def read_tau(folder, sample_rate=44100, *, max_per_split=None, val_fraction=0.1, seed=0) -> Clips:
@@ -136,10 +212,7 @@ def read_tau(folder, sample_rate=44100, *, max_per_split=None, val_fraction=0.1,
     audio, labels, devices = {}, {}, {}
     for split in SPLITS:
         chosen = names[split] if max_per_split is None else names[split][:max_per_split]
-        for f in chosen:
-            if not (folder / f).is_file():
-                raise BadInput(f"{folder / f}: listed in the TAU metadata but missing")
-        audio[split] = [load_wav(folder / f, sample_rate) for f in chosen]
+        audio[split] = [load_wav(_tau_audio(folder, f, folder / "meta.csv"), sample_rate) for f in chosen]
         labels[split] = np.array([classes.index(scene[f]) for f in chosen], dtype=np.int64)
         devices[split] = [device[f] for f in chosen]
     return Clips(sample_rate, audio, labels, classes, {"layout": "tau", "devices": devices})
@@ -149,7 +222,7 @@ def read_tau(folder, sample_rate=44100, *, max_per_split=None, val_fraction=0.1,
 
 def _list_file(folder, name):
     path = folder / name
-    return set(path.read_text().split()) if path.is_file() else None
+    return set(_read_text(path).split()) if path.is_file() else None
 
 
 def read_class_folders(folder, sample_rate=16000, *, max_per_split=None, seed=0, fractions=(0.8, 0.1, 0.1)) -> Clips:
