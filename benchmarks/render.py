@@ -106,7 +106,7 @@ def cost(recipe_jobs, analyze_jobs, scaling):
             lines.append(f"| {job.get('recipe')} | {s['name']} | {s['kind']} | {s['seconds']:.1f} | "
                          f"{s['peak_rss_mb']:.0f} |")
         lines.append(f"| {job.get('recipe')} | **whole recipe (+ baselines)** | | {_fmt(job.get('recipe_seconds'))} "
-                     f"({job['wall_s']:.0f} with baselines) | {_fmt(job.get('process_peak_rss_mb'))} |")
+                     f"({_fmt(job.get('wall_s'))} with baselines) | {_fmt(job.get('process_peak_rss_mb'))} |")
     lines += ["", "`compress analyze` (api.analyze: counts, int8 conversion, TFLM arena, estimates) on each zoo model, "
               "one process each:", "",
               "| model | args | target | params | MACs | analyze (s) | process wall (s) | peak RSS (MB) |",
@@ -117,7 +117,7 @@ def cost(recipe_jobs, analyze_jobs, scaling):
                          "| | | | |")
             continue
         lines.append(f"| {j['model']} | {j['args'] or ''} | {j['target']} | {j['params']:,} | {_fmt(j['macs'], 'macs')} "
-                     f"| {j['analyze_s']:.1f} | {j['wall_s']:.0f} | {_fmt(j['process_peak_rss_mb'])} |")
+                     f"| {j['analyze_s']:.1f} | {_fmt(j.get('wall_s'))} | {_fmt(j['process_peak_rss_mb'])} |")
     lines += ["", "Growth with model size: the `dcase_teacher@width` rows above (width 0.25 / 0.5 / 1.0). "
               "Growth with data size (DCASE student, random inputs of the right shape):", "",
               "| examples | one training epoch (s) | int8 calibration + conversion (s) |", "|---|---|---|"]
@@ -180,7 +180,8 @@ def write_markdown(data, path: Path):
     stack = ", ".join(f"{k} {v}" for k, v in data["stack"].items() if v)
     lines = ["# Benchmarks", "",
              f"Run {data['created']} with `python -m benchmarks.run --{data['profile']}` on this machine: "
-             f"{data['cpus']} CPUs, {data['parallel_jobs']} jobs at once, total {data['total_wall_s'] / 60:.1f} min. "
+             f"{data['cpus']} CPUs, {data['parallel_jobs']} jobs at once, total "
+             f"{_fmt(data['total_wall_s'] and round(data['total_wall_s'] / 60, 1))} min. "
              f"Load average at the end {', '.join(f'{x:.1f}' for x in data['load_average_at_end'])}: "
              "other engineers' test suites shared the 2 cores, so wall times are inflated (upper bounds).", "",
              f"Stack: {stack}.", "",

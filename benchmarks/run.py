@@ -43,9 +43,26 @@ def jobs(profile, work):
     return out
 
 
+def _result_path(args) -> Path:
+    return Path(args[-1] if args[0] == "benchmarks.bench_cost" else args[3])
+
+
+def _read_result(name, args, log_dir, code=None, seconds=None) -> dict:
+    result_path, rss_file = _result_path(args), log_dir / f"{name.replace(':', '_')}.rss"
+    result = json.loads(result_path.read_text()) if result_path.is_file() else {"error": f"exit {code}, no result"}
+    peak = None
+    if rss_file.is_file():
+        try:
+            peak = int(rss_file.read_text().strip().splitlines()[-1]) / 1024
+        except (ValueError, IndexError):
+            pass
+    result.update(job=name, exit_code=code, wall_s=None if seconds is None else round(seconds, 1),
+                  process_peak_rss_mb=peak)
+    return result
+
+
 def run_job(name, args, log_dir):
     """One job in a child process: its wall time and peak RSS (from /usr/bin/time -f %M when present)."""
-    result_path = Path(args[-1] if args[0] == "benchmarks.bench_cost" else args[3])
     cmd = [sys.executable, "-m", *args]
     timer = Path("/usr/bin/time")
     rss_file = log_dir / f"{name.replace(':', '_')}.rss"
@@ -56,14 +73,7 @@ def run_job(name, args, log_dir):
         code = subprocess.call(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
                                env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(ROOT)})
     seconds = time.perf_counter() - t0
-    result = json.loads(result_path.read_text()) if result_path.is_file() else {"error": f"exit {code}, no result"}
-    peak = None
-    if rss_file.is_file():
-        try:
-            peak = int(rss_file.read_text().strip().splitlines()[-1]) / 1024
-        except ValueError:
-            pass
-    result.update(job=name, exit_code=code, wall_s=round(seconds, 1), process_peak_rss_mb=peak)
+    result = _read_result(name, args, log_dir, code, seconds)
     print(f"[{time.strftime('%H:%M:%S')}] {name}: exit {code}, {seconds:.0f} s", flush=True)
     return result
 
@@ -74,6 +84,8 @@ def main():
     mode.add_argument("--quick", action="store_true")
     mode.add_argument("--full", action="store_true")
     mode.add_argument("--render", action="store_true")
+    parser.add_argument("--collect", action="store_true", help="with --quick/--full: gather the results the jobs "
+                        "under --work have written so far (no wall times) instead of running them")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--work", default="/tmp/compressor_bench")
     a = parser.parse_args()
@@ -86,18 +98,21 @@ def main():
     (work / "logs").mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     todo = jobs(profile, work)
-    with concurrent.futures.ThreadPoolExecutor(a.jobs) as pool:
-        results = list(pool.map(lambda j: run_job(j[0], j[1], work / "logs"), todo))
+    if a.collect:
+        results = [_read_result(name, args, work / "logs") for name, args in todo]
+    else:
+        with concurrent.futures.ThreadPoolExecutor(a.jobs) as pool:
+            results = list(pool.map(lambda j: run_job(j[0], j[1], work / "logs"), todo))
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     from compressor.report.record import stack_versions
     data = {"created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "profile": profile, "parallel_jobs": a.jobs, "cpus": os.cpu_count(), "stack": stack_versions(),
-            "total_wall_s": round(time.perf_counter() - started, 1), "largest_child_peak_rss_mb": round(children, 1),
+            "total_wall_s": None if a.collect else round(time.perf_counter() - started, 1), "largest_child_peak_rss_mb": round(children, 1),
             "load_average_at_end": os.getloadavg(), "jobs": results}
     (HERE / "results.json").write_text(json.dumps(data, indent=1, default=str))
     from benchmarks.render import write_markdown
     write_markdown(data, HERE / "results.md")
-    print(f"wrote {HERE / 'results.json'} and results.md in {data['total_wall_s']:.0f} s")
+    print(f"wrote {HERE / 'results.json'} and results.md")
 
 
 if __name__ == "__main__":
