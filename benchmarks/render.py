@@ -157,7 +157,7 @@ def fidelity(fid, recipe_jobs):
              "reference source |", "|---|---|---|---|---|---|"]
     for r in (fid or {}).get("rows", []):
         ratio = r["toolkit"] / r["published"] if r["published"] else None
-        lines.append(f"| {r['what']} | {r['toolkit']:,} | {r['published']:,} | {_fmt(ratio)} | {r['by']} | "
+        lines.append(f"| {r['what']} | {r['toolkit']:,} | {r['published']:,} | {_fmt(ratio and round(ratio, 5))} | {r['by']} | "
                      f"{r['source']} |")
     if fid and "error" in fid:
         lines.append(f"| failed: {fid['error'][-200:]} | | | | | |")
@@ -166,7 +166,7 @@ def fidelity(fid, recipe_jobs):
         if f and f.get("peak_activation_estimate"):
             lines.append(f"| {job['recipe']}: tensor-lifetime peak estimate vs TFLM arena | "
                          f"{f['peak_activation_estimate']:,} | {f['arena_measured']:,} | "
-                         f"{_fmt(f['peak_activation_estimate'] / f['arena_measured'])} | estimated | measured: "
+                         f"{f['peak_activation_estimate'] / f['arena_measured']:.4f} | estimated | measured: "
                          "tflite-micro print_allocations, this run |")
     return lines + [""]
 

@@ -56,6 +56,9 @@ def _read_result(name, args, log_dir, code=None, seconds=None) -> dict:
             peak = int(rss_file.read_text().strip().splitlines()[-1]) / 1024
         except (ValueError, IndexError):
             pass
+    meta = log_dir / f"{name.replace(':', '_')}.wall"
+    if seconds is None and meta.is_file():     # --collect: what run_job noted when the job ended
+        code, seconds = json.loads(meta.read_text())
     result.update(job=name, exit_code=code, wall_s=None if seconds is None else round(seconds, 1),
                   process_peak_rss_mb=peak)
     return result
@@ -73,6 +76,7 @@ def run_job(name, args, log_dir):
         code = subprocess.call(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
                                env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(ROOT)})
     seconds = time.perf_counter() - t0
+    (log_dir / f"{name.replace(':', '_')}.wall").write_text(json.dumps([code, seconds]))
     result = _read_result(name, args, log_dir, code, seconds)
     print(f"[{time.strftime('%H:%M:%S')}] {name}: exit {code}, {seconds:.0f} s", flush=True)
     return result
@@ -87,6 +91,7 @@ def main():
     parser.add_argument("--collect", action="store_true", help="with --quick/--full: gather the results the jobs "
                         "under --work have written so far (no wall times) instead of running them")
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--skip", default="", help="comma-separated job-name prefixes not to run (e.g. recipe:fpga)")
     parser.add_argument("--work", default="/tmp/compressor_bench")
     a = parser.parse_args()
     if a.render:
@@ -98,6 +103,9 @@ def main():
     (work / "logs").mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     todo = jobs(profile, work)
+    skip = tuple(p for p in a.skip.split(",") if p)
+    if skip and not a.collect:
+        todo = [j for j in todo if not j[0].startswith(skip)]
     if a.collect:
         results = [_read_result(name, args, work / "logs") for name, args in todo]
     else:
