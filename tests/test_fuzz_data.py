@@ -345,3 +345,26 @@ def test_npz_with_several_arrays_none_named_x_is_refused(tmp_path, names):
     path.write_bytes(npz_bytes(**{n: np.zeros((2, 4, 3), np.float32) for n in names}))
     with pytest.raises(BadInput, match=r"many\.npz: no array named 'x' among " + ", ".join(names)):
         data_arrays.load_inputs(path, SHAPE)
+
+
+def test_a_file_given_as_the_data_folder_is_named(tmp_path):
+    path = tmp_path / "clip.wav"
+    path.write_bytes(wav_bytes(tone()))
+    with pytest.raises(BadInput, match=r"clip\.wav: not a folder"):
+        load_data(str(path), "speech")
+
+
+@fuzz(20)
+@given(cut=st.floats(0, 1, exclude_max=True), side=st.sampled_from(["input", "target"]))
+def test_effects_pairs_with_a_truncated_file_name_it(cut, side):
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "fx"
+        root.mkdir()
+        for name in ("a", "b"):
+            for part in ("input", "target"):
+                (root / f"{name}-{part}.wav").write_bytes(wav_bytes(tone(3000), 44100))
+        broken = root / f"b-{side}.wav"
+        broken.write_bytes(broken.read_bytes()[: int(cut * broken.stat().st_size)])
+        with pytest.raises(BadInput) as err:
+            readers.read_paired(root, 44100)
+        assert str(broken) in str(err.value) and "\n" not in str(err.value)

@@ -121,7 +121,7 @@ def _class_dirs(folder):
 def detect_layout(folder) -> str:
     folder = Path(folder)
     if not folder.is_dir():
-        raise BadInput(f"--data {folder}: no such folder")
+        raise BadInput(f"--data {folder}: {'not a folder (a file)' if folder.exists() else 'no such folder'}")
     if (folder / "meta.csv").is_file() or (folder / "evaluation_setup").is_dir():
         return "tau"
     if (folder / "input").is_dir() and (folder / "target").is_dir():
