@@ -16,8 +16,9 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/pip install -q --no-deps -e .
 	touch $(STAMP)
 
+# Exit 3 means the run finished and a budget fails (the table above says which): the demo still did its job.
 demo: venv
-	$(BIN)/compress --recipe fpga_cae_ternary --quick
+	$(BIN)/compress --recipe fpga_cae_ternary --quick || test $$? -eq 3
 
 # The HTML report is tested in Debian's chromium; install it when missing (root on these machines).
 browser:

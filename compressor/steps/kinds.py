@@ -382,10 +382,19 @@ def _submodel(ctx, slot, submodel):
         raise BadInput(f"{ctx.recipe.path}: export_hls of '{slot}': field 'submodel': only the CAE has "
                        "'encoder' and 'decoder' parts")
     from ..zoo import cae
-    encoder, decoder = cae.encoder_of(model), cae.decoder_of(model)
+    # clones: the split parts share layers with the whole model, and QTools / hls4ml want a graph of their own
+    encoder, decoder = _clean(cae.encoder_of(model)), _clean(cae.decoder_of(model))
     if submodel == "encoder":
         return encoder, ctx.data.x_test
     return decoder, encoder.predict(ctx.data.x_test, verbose=0)
+
+
+def _clean(model):
+    import tensorflow as tf
+
+    copy = tf.keras.models.clone_model(model)
+    copy.set_weights(model.get_weights())
+    return copy
 
 
 def _export_hls(ctx, step, params):
