@@ -18,6 +18,9 @@ from .report.record import new_record
 from .targets import load_target
 
 
+MIN_FREE_BYTES = 200_000_000   # exports, reports and an hls4ml project (the CAE decoder's is ~15 MB with its C-sim)
+
+
 @dataclass
 class Context:
     recipe: Recipe
@@ -65,6 +68,7 @@ def run_recipe(name, *, data=None, out=None, quick=False, resume=False, seed=Non
     ctx = Context(recipe, target, dataset, out, seed, quick, record)
     ctx.models = kinds.build_models(recipe, dataset)
     kinds.check_all(ctx)                    # everything that can be rejected is rejected before training
+    _check_free_disk(out, ctx.models)
 
     checkpoint = Checkpoint(out / ".checkpoint", _fingerprint(recipe, seed, quick, dataset.name))
     start = checkpoint.restore(ctx) if resume else 0
@@ -175,6 +179,18 @@ class Checkpoint:
         ctx.record["steps"] = state["steps"]
         ctx.log(f"resumed after step {done} of {len(ctx.recipe.steps)}")
         return done
+
+
+def _check_free_disk(out: Path, models):
+    """Checkpoints hold every slot's weights (float32) and an hls4ml project can take hundreds of MB: refuse to
+    start rather than fail an hour in."""
+    params = sum(m.count_params() for m in models.values())
+    need = 4 * params * 3 + MIN_FREE_BYTES       # a checkpoint being written beside the last one, plus exports
+    existing = next(p for p in (out, *out.absolute().parents) if p.exists())
+    free = shutil.disk_usage(existing).free
+    if free < need:
+        raise BadInput(f"{existing}: {free / 1e6:,.0f} MB free, the run needs about {need / 1e6:,.0f} MB for "
+                       "checkpoints and outputs (choose another --out)")
 
 
 def _fingerprint(recipe: Recipe, seed, quick, data_name) -> str:

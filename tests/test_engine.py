@@ -66,3 +66,12 @@ def test_stop_request_ends_fit_at_the_next_batch():
     history = model.fit(np.ones((64, 3)), np.ones((64, 1)), batch_size=8, epochs=5, verbose=0,
                         callbacks=[_progress(ctx, 5)])
     assert len(history.history["loss"]) == 1
+
+
+def test_too_little_disk_is_refused_before_training(tmp_path, monkeypatch):
+    import compressor.engine as engine
+
+    monkeypatch.setattr(engine, "MIN_FREE_BYTES", 10**18)
+    with pytest.raises(BadInput, match="MB free, the run needs about"):
+        run_recipe("fpga_cae_ternary", quick=True, out=tmp_path / "out")
+    assert not (tmp_path / "out").exists()
