@@ -61,6 +61,8 @@ def main(name, out, result_path, full=False):
         result["recipe_error"] = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
         report = Path(out) / "report.json"
         record = json.loads(report.read_text()) if report.is_file() else None
+        if record is None and "ctx" in captured:   # failed mid-recipe: what the steps before the failure recorded
+            record = captured["ctx"].record
     result["recipe_seconds"] = round(time.perf_counter() - t0, 2)
     result["recipe_peak_rss_mb"] = round(_rss_mb(), 1)
     result["steps"] = captured["steps"]
