@@ -213,9 +213,11 @@ def compressor_row(ctx, record, out):
             row["qtools_energy_pj"] = energy_step["metrics"]["energy_pj"]["value"]
         row["resources"] = {k: val(k) for k in ("LUT", "FF", "DSP", "BRAM_18K") if k in f}
         if row["macs"] is None:    # the recipe stopped before its final counts: count the delivered model here
-            total = counts.totals(counts.keras_layer_counts(model))
+            layers = counts.keras_layer_counts(model)
+            total = counts.totals(layers)
             row["macs"], row["sparsity"] = total["macs"], total["zeros"] / max(total["params"], 1)
-            row["bytes"] = row["bytes"] or None
+            row["bytes"] = row["bytes"] or int(sum(r["params"] * (r["bits"] or 32) / 8 for r in layers))
+            row["bytes_by"] = "weights at their quantized widths (keras layers)"
     del last
     return row
 
