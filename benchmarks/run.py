@@ -82,6 +82,12 @@ def run_job(name, args, log_dir):
     return result
 
 
+def _span(log_dir) -> float | None:
+    """--collect: from the first job's start to the last job's end, from the .wall notes (written at each end)."""
+    ends = [(f.stat().st_mtime, json.loads(f.read_text())[1]) for f in log_dir.glob("*.wall")]
+    return round(max(e for e, _ in ends) - min(e - s for e, s in ends), 1) if ends else None
+
+
 def main():
     parser = argparse.ArgumentParser()
     mode = parser.add_mutually_exclusive_group(required=True)
@@ -115,7 +121,7 @@ def main():
     from compressor.report.record import stack_versions
     data = {"created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "profile": profile, "parallel_jobs": a.jobs, "cpus": os.cpu_count(), "stack": stack_versions(),
-            "total_wall_s": None if a.collect else round(time.perf_counter() - started, 1), "largest_child_peak_rss_mb": round(children, 1),
+            "total_wall_s": _span(work / "logs") if a.collect else round(time.perf_counter() - started, 1), "largest_child_peak_rss_mb": round(children, 1),
             "load_average_at_end": os.getloadavg(), "jobs": results}
     (HERE / "results.json").write_text(json.dumps(data, indent=1, default=str))
     from benchmarks.render import write_markdown
