@@ -19,7 +19,7 @@ def _fmt(v, kind=None):
     if kind == "s":
         return f"{v * 1e3:.3g} ms" if v < 1 else f"{v:.3g} s"
     if kind == "j":
-        return f"{v * 1e6:.3g} uJ"
+        return f"{v * 1e3:.3g} mJ" if v >= 1e-3 else f"{v * 1e6:.3g} uJ"
     if kind == "pj":
         return f"{v / 1e6:.4g} uJ"
     if isinstance(v, float):
@@ -41,12 +41,17 @@ def _verdict(rows, metric_name):
         if not _numeric(other.get("metric")) or not _numeric(mine.get("metric")):
             notes.append(f"vs {label}: no comparison ({_fmt(other.get('metric'))})")
             continue
-        better = mine["metric"] < other["metric"] if lower else mine["metric"] > other["metric"]
-        smaller = _numeric(mine.get("bytes")) and _numeric(other.get("bytes")) and mine["bytes"] < other["bytes"]
-        what = "beats" if better else "does NOT beat"
-        notes.append(f"vs {label}: {what} it on {metric_name.split(' ')[0]} "
-                     f"({_fmt(mine['metric'])} vs {_fmt(other['metric'])}); "
-                     f"{'smaller' if smaller else 'NOT smaller'} in bytes")
+        a, b = mine["metric"], other["metric"]
+        if abs(a - b) <= 1e-9:
+            what = "ties with it"
+        else:
+            what = "beats it" if (a < b if lower else a > b) else "does NOT beat it"
+        if _numeric(mine.get("bytes")) and _numeric(other.get("bytes")):
+            size = ("the same size" if mine["bytes"] == other["bytes"] else
+                    "smaller" if mine["bytes"] < other["bytes"] else "NOT smaller")
+        else:
+            size = "size not comparable"
+        notes.append(f"vs {label}: {what} on {metric_name.split(' (')[0]} ({_fmt(a)} vs {_fmt(b)}); {size} in bytes")
     return "; ".join(notes)
 
 
@@ -64,7 +69,9 @@ def comparison(recipe_jobs):
         lines.append(f"### {name}")
         lines.append("")
         if job.get("recipe_error"):
-            lines.append(f"Recipe run: {job['recipe_error']}")
+            lines.append(f"**The recipe itself failed** (a toolkit bug, reported): `{job['recipe_error']}`. The "
+                         "compressor row uses what its steps measured before the failure; figures its final stage "
+                         "would have made are '-'.")
             lines.append("")
         if not rows:
             lines += [f"Not measured: {job.get('error', 'no rows')[-300:]}", ""]
@@ -157,7 +164,7 @@ def fidelity(fid, recipe_jobs):
              "reference source |", "|---|---|---|---|---|---|"]
     for r in (fid or {}).get("rows", []):
         ratio = r["toolkit"] / r["published"] if r["published"] else None
-        lines.append(f"| {r['what']} | {r['toolkit']:,} | {r['published']:,} | {_fmt(ratio and round(ratio, 5))} | {r['by']} | "
+        lines.append(f"| {r['what']} | {r['toolkit']:,} | {r['published']:,} | {'-' if ratio is None else f'{ratio:.5f}'} | {r['by']} | "
                      f"{r['source']} |")
     if fid and "error" in fid:
         lines.append(f"| failed: {fid['error'][-200:]} | | | | | |")
@@ -184,7 +191,7 @@ def write_markdown(data, path: Path):
              f"{_fmt(data['total_wall_s'] and round(data['total_wall_s'] / 60, 1))} min. "
              f"Load average at the end {', '.join(f'{x:.1f}' for x in data['load_average_at_end'])}: "
              "other engineers' test suites shared the 2 cores, so wall times are inflated (upper bounds).", "",
-             f"Stack: {stack}.", "",
+             f"Stack: {stack}.", "", *([data["note"], ""] if data.get("note") else []),
              f"Profile `{data['profile']}`: the recipes' quick schedules (few epochs, small built-in data), so task "
              "metrics are those of briefly trained models: they compare methods on equal budgets, not final quality.",
              ""]

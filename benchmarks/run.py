@@ -97,6 +97,7 @@ def main():
     parser.add_argument("--collect", action="store_true", help="with --quick/--full: gather the results the jobs "
                         "under --work have written so far (no wall times) instead of running them")
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--note", default="", help="a sentence for the results' header (e.g. how the run went)")
     parser.add_argument("--skip", default="", help="comma-separated job-name prefixes not to run (e.g. recipe:fpga)")
     parser.add_argument("--work", default="/tmp/compressor_bench")
     a = parser.parse_args()
@@ -122,7 +123,7 @@ def main():
     data = {"created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "profile": profile, "parallel_jobs": a.jobs, "cpus": os.cpu_count(), "stack": stack_versions(),
             "total_wall_s": _span(work / "logs") if a.collect else round(time.perf_counter() - started, 1), "largest_child_peak_rss_mb": round(children, 1),
-            "load_average_at_end": os.getloadavg(), "jobs": results}
+            "load_average_at_end": os.getloadavg(), "note": a.note, "jobs": results}
     (HERE / "results.json").write_text(json.dumps(data, indent=1, default=str))
     from benchmarks.render import write_markdown
     write_markdown(data, HERE / "results.md")
