@@ -204,8 +204,9 @@ def compressor_row(ctx, record, out):
     else:   # FPGA: the delivered QKeras model; bytes at the quantizers' widths
         model = ctx.delivered
         row["metric"] = keras_metric(ctx, model)
-        row["bytes"] = int(sum(r["params"] * (r["bits"] or 32) / 8 for r in record.get("layers", []))) or None
-        row["bytes_by"] = "weights at their quantized widths (report layers)"
+        layers = counts.keras_layer_counts(model)   # the whole model (the report's layers are the exported part)
+        row["bytes"] = int(sum(r["params"] * (r["bits"] or 32) / 8 for r in layers))
+        row["bytes_by"] = "whole model, weights at their quantized widths"
         row["host_latency_s"] = _na("the FPGA design is an HLS project, not a TFLite model")
         row["latency_s"], row["energy_j"] = val("latency_s"), val("energy_j")
         energy_step = next((s for s in record["steps"] if s["kind"] == "energy"), None)
@@ -213,11 +214,8 @@ def compressor_row(ctx, record, out):
             row["qtools_energy_pj"] = energy_step["metrics"]["energy_pj"]["value"]
         row["resources"] = {k: val(k) for k in ("LUT", "FF", "DSP", "BRAM_18K") if k in f}
         if row["macs"] is None:    # the recipe stopped before its final counts: count the delivered model here
-            layers = counts.keras_layer_counts(model)
             total = counts.totals(layers)
             row["macs"], row["sparsity"] = total["macs"], total["zeros"] / max(total["params"], 1)
-            row["bytes"] = row["bytes"] or int(sum(r["params"] * (r["bits"] or 32) / 8 for r in layers))
-            row["bytes_by"] = "weights at their quantized widths (keras layers)"
     del last
     return row
 
