@@ -58,6 +58,9 @@ def _task(model) -> str:
 
 
 def _start(model, source, target, command) -> dict:
+    if len(model.inputs) != 1:
+        raise BadInput(f"model '{model.name}': {len(model.inputs)} inputs ({', '.join(t.name for t in model.inputs)});"
+                       " analysis and export take single-input models (e.g. the encoder, or a streaming step)")
     record = new_record(command)
     record["model"] = {"name": model.name, "source": str(source) if source else None, "family": None,
                        "task": _task(model), "input_shape": list(model.input_shape),

@@ -66,6 +66,7 @@ def run_recipe(name, *, data=None, out=None, quick=False, resume=False, seed=Non
     record["data"] = {"source": dataset.name, "frontend": dataset.frontend, "classes": dataset.classes,
                       "shapes": {k: list(getattr(dataset, k).shape) for k in ("x_train", "x_val", "x_test")}}
     ctx = Context(recipe, target, dataset, out, seed, quick, record)
+    kinds.set_seed(seed)                    # the models' initial weights come from the seed too
     ctx.models = kinds.build_models(recipe, dataset)
     kinds.check_all(ctx)                    # everything that can be rejected is rejected before training
     _check_free_disk(out, ctx.models)

@@ -43,8 +43,13 @@ def analyze_fpga(model, target, record, *, x_sample=None, hls_config=None, energ
         x_sample = np.random.default_rng(0).uniform(0, 1, size=(2, *shape)).astype(np.float32)
         record["warnings"].append("FPGA estimate: no input sample given; input precision sized for values in [0, 1]")
     rows = [{k: r[k] for k in ("name", "type", "params", "bits")} for r in keras_layer_counts(model)]
-    if energy:
-        e = qtools_energy(model)
+    try:
+        e = qtools_energy(model) if energy else None
+    except (IndexError, KeyError, ValueError, AttributeError) as err:   # QTools' graph walk, not our input
+        e = None
+        record["warnings"].append(f"QTools could not estimate this model's energy ({type(err).__name__}: {err}); "
+                                  "it prices quantized (QKeras) models - quantize the model first")
+    if e is not None:
         by_name = {layer["name"]: layer["energy_pj"] for layer in e["layers"]}
         for row in rows:
             if row["name"] in by_name:

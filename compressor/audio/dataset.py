@@ -33,14 +33,14 @@ FAMILIES = {  # family: (task, front end, overridable defaults)
 # Built-in sizes (train, val, test): clips, or seconds of audio for effects. `quick` keeps a recipe to minutes.
 SIZES = {
     "cae": {True: (160, 40, 40), False: (2000, 250, 250)},
-    "dcase": {True: (300, 60, 100), False: (5000, 1000, 2000)},
+    "dcase": {True: (300, 60, 300), False: (5000, 1000, 2000)},
     "effects": {True: (6.0, 1.5, 1.5), False: (60.0, 15.0, 15.0)},
     "mae": {True: (240, 40, 40), False: (3000, 300, 300)},
     "speech": {True: (300, 60, 100), False: (3000, 500, 500)},
 }
 PROBE_SIZES = {True: (160, 80), False: (800, 400)}  # MAE probe (train, test)
 MAX_READ_PER_SPLIT = {True: 200, False: None}  # files read per split from a folder in quick mode
-BUILTIN_VERSION = 2  # bump when a generator changes, so stale caches are not reused
+BUILTIN_VERSION = 3  # bump when a generator changes, so stale caches are not reused
 SPLITS = ("train", "val", "test")
 
 

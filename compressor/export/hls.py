@@ -194,6 +194,17 @@ def set_output_precision(hls_model, model, x_sample):
     return str(precision)
 
 
+def match_resize_types(hls_model):
+    """UpSampling's stream kernel (nnet::resize_nearest) copies its input words to the output stream, so both must
+    have one type; after a binary activation hls4ml gives the input ap_uint<1> and the output the default fixed
+    type, and the C simulation does not compile (fpga_cae_8bit). Give each resize layer its input's precision."""
+    import copy
+
+    for layer in hls_model.get_layers():
+        if layer.class_name in ("Resize", "UpSampling2D", "UpSampling1D"):
+            layer.get_output_variable().type.precision = copy.copy(layer.get_input_variable().type.precision)
+
+
 def choose_schedule(model, cfg_for, target, strategy=None, reuse_factor=None):
     """Strategy and reuse factor: the most parallel design whose resource estimate fits the board.
     Returns (cfg, strategy, reuse_factor, estimate, reason)."""
@@ -272,6 +283,7 @@ def export_hls(qmodel, target, out_dir, x_test, *, io_type=None, backend=None, s
             backend=backend, part=target.part, clock_period=round(1000.0 / target.clock_mhz, 3))
         timings["convert_s"] = time.perf_counter() - t0
         set_output_precision(hls_model, model, x_test)
+        match_resize_types(hls_model)
         t0 = time.perf_counter()
         hls_model.compile()                      # writes the project, then g++ builds the C simulation library
         timings["write_compile_s"] = time.perf_counter() - t0

@@ -25,7 +25,7 @@ PARAMS = {
               "frequency": (int, None)},
     "distill": {**_FIT, "method": (str, ...), "temperature": (float, 2.0), "alpha": (float, 0.1),
                 "epsilon": (float, 0.1)},
-    "ptq": {"calibration_samples": (int, 200), "test_samples": (int, 200)},
+    "ptq": {"calibration_samples": (int, 200), "test_samples": (int, None)},
     "export_hls": {"submodel": (str, None), "io_type": (str, None), "backend": (str, None),
                    "strategy": (str, None), "reuse_factor": (int, None), "test_samples": (int, 4),
                    "tolerance_lsb": (float, None)},
@@ -333,17 +333,18 @@ def _ptq(ctx, step, params):
     del ctx.record["steps"][before:]
     metrics = {k: v for sub in sub_steps for k, v in sub["metrics"].items()}
     d = ctx.data
-    n = min(params["test_samples"], len(d.x_test))
-    by = f"int8 TFLite interpreter, {n} test examples of {d.name}"
+    n = min(params["test_samples"] or len(d.x_test), len(d.x_test))
+    by = f"{{}}, the same {n} test examples of {d.name}"
     if classifier:
-        _, yq = tflite.run_tflite(tflite_bytes, d.x_test[:n])
-        probs = _softmax_if_logits(tflite.dequantize(yq, tflite.output_detail(tflite_bytes)))
         y = d.y_test[:n].astype(int)
-        metrics["int8_accuracy"] = figures.measured(float(np.mean(np.argmax(probs, -1) == y)), "fraction", by)
-        metrics.update({f"float_{k}": v for k, v in evaluate(ctx, model).items()})
-        ctx.state["confusion"] = {"int8": _confusion(y, np.argmax(probs, -1), len(d.classes)),
-                                  "float": _confusion(d.y_test.astype(int), np.argmax(
-                                      model.predict(d.x_test, verbose=0, batch_size=64), -1), len(d.classes))}
+        _, yq = tflite.run_tflite(tflite_bytes, d.x_test[:n])
+        int8_pred = np.argmax(tflite.dequantize(yq, tflite.output_detail(tflite_bytes)), -1)
+        float_pred = np.argmax(model.predict(d.x_test[:n], verbose=0, batch_size=64), -1)
+        metrics["int8_accuracy"] = figures.measured(float(np.mean(int8_pred == y)), "fraction",
+                                                    by.format("int8 TFLite interpreter"))
+        metrics["float_accuracy"] = figures.measured(float(np.mean(float_pred == y)), "fraction", by.format("keras"))
+        ctx.state["confusion"] = {"int8": _confusion(y, int8_pred, len(d.classes)),
+                                  "float": _confusion(y, float_pred, len(d.classes))}
     if ctx.recipe.family == "effects":
         from ..export import streaming
         seconds = 0.25 if ctx.quick else 1.0
