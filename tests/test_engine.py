@@ -27,6 +27,8 @@ def variant(tmp_path, recipe, old, new):
     ("optimizer: adam, lr: 0.0005, epochs: 100", "optimizer: adamm, lr: 0.0005, epochs: 100", "unknown optimizer"),
     ("target_sparsity: 0.57", "target_sparsity: 1.5", "target_sparsity"),
     ("params: {submodel: decoder", "params: {submodle: decoder", "unknown field 'submodle'"),
+    ("fine_tune: {loss: mse, lr: 0.00005", "fine_tune: {loss: mse, learning_rate: 0.00005", "fine_tune: unknown "
+     "field 'learning_rate'"),
 ])
 def test_recipe_mistakes_are_rejected_before_training(tmp_path, old, new, expected):
     path = variant(tmp_path, "fpga_cae_ternary", old, new)

@@ -48,8 +48,8 @@ def build_models(recipe, data) -> dict:
         if slot.zoo is not None:
             models[name] = zoo.build(slot.zoo, **_fit_to_data(slot, data))
         elif slot.path is not None:
-            from ..api import load_keras_model
-            models[name] = load_keras_model(slot.path)
+            from ..api import load_model
+            models[name] = load_model(slot.path)
     for name, slot in recipe.models.items():
         if slot.copy_of is not None:        # same architecture and the same initial weights
             source = models[slot.copy_of]
@@ -74,6 +74,12 @@ def step_params(recipe, step) -> dict:
     f = Fields(step.params, f"{recipe.path}: steps[{index}] ({step.name}).params")
     params = {key: f.get(key, kind, default=default) for key, (kind, default) in PARAMS[step.kind].items()}
     f.done()
+    if params.get("fine_tune") is not None:       # a train step's parameters, nested: the same checks
+        ft = Fields(params["fine_tune"], f"{f.where}.fine_tune")
+        params["fine_tune"] = {key: ft.get(key, kind, default=default) for key, (kind, default) in _FIT.items()}
+        ft.done()
+        if params["fine_tune"]["loss"] is None:
+            raise BadInput(f"{ft.where}: field 'loss': missing")
     if step.kind == "distill" and params["method"] not in DISTILL_METHODS:
         raise BadInput(f"{f.where}: field 'method': expected one of {', '.join(DISTILL_METHODS)}, "
                        f"got {params['method']!r}")
@@ -236,8 +242,7 @@ def _quantize(ctx, step, params):
     metrics = {f"before_{k}": v for k, v in before.items()}
     metrics.update({f"after_ptq_{k}": v for k, v in evaluate(ctx, qmodel).items()})
     if params["fine_tune"]:
-        fine = {**{k: d for k, (_, d) in _FIT.items()}, **params["fine_tune"]}
-        _fit(ctx, qmodel, fine)
+        _fit(ctx, qmodel, params["fine_tune"])
     metrics.update(evaluate(ctx, qmodel))
     return {"metrics": metrics, "quantizers": assigned}
 
