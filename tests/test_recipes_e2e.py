@@ -126,7 +126,7 @@ def test_killed_run_resumes_to_the_same_result(runs, tmp_path):
     import sys
     import time
 
-    _, reference, _ = runs("effects_gru_tor")
+    _, reference, reference_out = runs("effects_gru_tor")
     out = tmp_path / "out"
     command = [sys.executable, "-m", "compressor.cli", "--recipe", "effects_gru_tor", "--quick", "--out", str(out)]
     log = tmp_path / "log.txt"
@@ -153,3 +153,5 @@ def test_killed_run_resumes_to_the_same_result(runs, tmp_path):
                 assert step["metrics"][name]["value"] == pytest.approx(fig["value"], rel=1e-6), (step["name"], name)
     for name in ("macs", "flash_bytes", "arena_bytes", "mac_rate"):
         assert record["figures"][name]["value"] == reference["figures"][name]["value"]
+    for artifact in ("model_int8.tflite", "model_data.cc"):     # same seed, same machine: the same bytes
+        assert (out / artifact).read_bytes() == (reference_out / artifact).read_bytes(), artifact
