@@ -189,8 +189,9 @@ def write_markdown(data, path: Path):
              f"Run {data['created']} with `python -m benchmarks.run --{data['profile']}` on this machine: "
              f"{data['cpus']} CPUs, {data['parallel_jobs']} jobs at once, total "
              f"{_fmt(data['total_wall_s'] and round(data['total_wall_s'] / 60, 1))} min. "
-             f"Load average at the end {', '.join(f'{x:.1f}' for x in data['load_average_at_end'])}: "
-             "other engineers' test suites shared the 2 cores, so wall times are inflated (upper bounds).", "",
+             f"Load average at the end {', '.join(f'{x:.1f}' for x in data['load_average_at_end'])}"
+             + (" (above the jobs' own: other work shared the cores, so wall times are upper bounds)."
+                if max(data["load_average_at_end"]) > data["parallel_jobs"] + 1 else "."), "",
              f"Stack: {stack}.", "", *([data["note"], ""] if data.get("note") else []),
              f"Profile `{data['profile']}`: the recipes' quick schedules (few epochs, small built-in data), so task "
              "metrics are those of briefly trained models: they compare methods on equal budgets, not final quality.",
