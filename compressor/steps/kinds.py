@@ -10,6 +10,7 @@ import numpy as np
 
 from .. import figures, zoo
 from ..errors import BadInput
+from ..graph import fresh_copy
 from ..recipe import STEP_KINDS
 from ..schema import Fields
 from .train import set_seed  # noqa: F401  (the engine seeds each step through here)
@@ -41,8 +42,6 @@ DISTILL_METHODS = ("hinton", "tor", "embedding", "data_free")
 def build_models(recipe, data) -> dict:
     """Every model slot of the recipe; a zoo model is fitted to the data (input shape, class count) unless the
     recipe sets those arguments itself."""
-    import tensorflow as tf
-
     models = {}
     for name, slot in recipe.models.items():
         if slot.zoo is not None:
@@ -52,9 +51,7 @@ def build_models(recipe, data) -> dict:
             models[name] = load_model(slot.path)
     for name, slot in recipe.models.items():
         if slot.copy_of is not None:        # same architecture and the same initial weights
-            source = models[slot.copy_of]
-            models[name] = tf.keras.models.clone_model(source)
-            models[name].set_weights(source.get_weights())
+            models[name] = fresh_copy(models[slot.copy_of])
     return models
 
 
@@ -388,19 +385,11 @@ def _submodel(ctx, slot, submodel):
         raise BadInput(f"{ctx.recipe.path}: export_hls of '{slot}': field 'submodel': only the CAE has "
                        "'encoder' and 'decoder' parts")
     from ..zoo import cae
-    # clones: the split parts share layers with the whole model, and QTools / hls4ml want a graph of their own
-    encoder, decoder = _clean(cae.encoder_of(model)), _clean(cae.decoder_of(model))
+    # the split parts share layers with the whole model, and QTools / hls4ml want a graph of their own
+    encoder, decoder = fresh_copy(cae.encoder_of(model)), fresh_copy(cae.decoder_of(model))
     if submodel == "encoder":
         return encoder, ctx.data.x_test
     return decoder, encoder.predict(ctx.data.x_test, verbose=0)
-
-
-def _clean(model):
-    import tensorflow as tf
-
-    copy = tf.keras.models.clone_model(model)
-    copy.set_weights(model.get_weights())
-    return copy
 
 
 def _export_hls(ctx, step, params):

@@ -15,6 +15,7 @@ import tensorflow_model_optimization as tfmot
 from tensorflow_model_optimization.python.core.sparsity.keras.prune_registry import PruneRegistry
 
 from compressor.errors import BadInput
+from compressor.graph import fresh_copy
 
 _sparsity = tfmot.sparsity.keras
 _KERNELS = ("kernel", "depthwise_kernel")  # the weights magnitude pruning zeroes (biases are left alone)
@@ -98,9 +99,8 @@ def prune(model, *, target_sparsity, schedule="polynomial", begin_step=0, end_st
     fit_fn(wrapped, [_sparsity.UpdatePruningStep()])
     stripped = _sparsity.strip_pruning(wrapped)
     # strip_pruning reuses the layers it did not wrap, which keep the pruned graph's nodes as extra inbound
-    # nodes; QTools walks those and fails. A clone is a clean graph with the same weights.
-    clean = tf.keras.models.clone_model(stripped)
-    clean.set_weights(stripped.get_weights())
+    # nodes; QTools walks those and fails
+    clean = fresh_copy(stripped)
     return clean, measure_sparsity(clean, only=chosen)
 
 

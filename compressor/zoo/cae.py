@@ -24,6 +24,7 @@ import numpy as np
 from tensorflow import keras
 
 from compressor.errors import BadInput
+from compressor.graph import fresh_copy
 
 INPUT_SHAPE = (128, 196, 1)
 LATENT = 4
@@ -65,10 +66,7 @@ def build_parts(variant: str = "paper", latent: int = LATENT, input_shape=INPUT_
 def build(variant: str = "paper", latent: int = LATENT, input_shape=INPUT_SHAPE) -> keras.Model:
     """The autoencoder alone, as a graph of its own: build_parts' three models share layers, and a layer with
     several call sites has no single `.output` (hls4ml's probes, QTools and tfmot need one)."""
-    autoencoder = build_parts(variant, latent, input_shape)[2]
-    clean = keras.models.clone_model(autoencoder)
-    clean.set_weights(autoencoder.get_weights())
-    return clean
+    return fresh_copy(build_parts(variant, latent, input_shape)[2])
 
 
 def encoder_of(autoencoder: keras.Model) -> keras.Model:
