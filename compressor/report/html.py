@@ -281,16 +281,22 @@ def steps_block(record) -> str:
                    "What each step did, how long it took, and what it measured; the charts compare steps.")
 
 
+def _view_section(record, view, chart, title, alt, anchor, intro) -> str:
+    """One of the record's views drawn by `chart` as a section; nothing when the record has no such view."""
+    uri = chart(_dict(_dict(record.get("views")).get(view)))
+    return section(title, picture(uri, alt), anchor, intro) if uri else ""
+
+
 def histograms(record) -> str:
-    uri = charts.weight_histograms(_dict(_dict(record.get("views")).get("weight_histograms")))
-    return section("Weights of the quantized layers", picture(uri, "weight histograms"), "weights",
-                   "Few distinct values mean the quantizer did its job (ternary layers show three bars).") if uri else ""
+    return _view_section(record, "weight_histograms", charts.weight_histograms, "Weights of the quantized layers",
+                         "weight histograms", "weights",
+                         "Few distinct values mean the quantizer did its job (ternary layers show three bars).")
 
 
 def spectrogram_block(record) -> str:
-    uri = charts.spectrograms(_dict(_dict(record.get("views")).get("spectrograms")))
-    return section("Spectrograms", picture(uri, "spectrograms"), "spectrograms",
-                   "Same colour scale in every panel: the reconstructions should look like the original.") if uri else ""
+    return _view_section(record, "spectrograms", charts.spectrograms, "Spectrograms", "spectrograms",
+                         "spectrograms",
+                         "Same colour scale in every panel: the reconstructions should look like the original.")
 
 
 def waveform_block(record) -> str:
@@ -311,16 +317,14 @@ def waveform_block(record) -> str:
 
 
 def confusion_block(record) -> str:
-    uri = charts.confusion(_dict(_dict(record.get("views")).get("confusion")))
-    return section("Confusion matrix", picture(uri, "confusion matrices"), "confusion",
-                   "Rows are the true class, columns the predicted one; a strong diagonal is good.") if uri else ""
+    return _view_section(record, "confusion", charts.confusion, "Confusion matrix", "confusion matrices",
+                         "confusion", "Rows are the true class, columns the predicted one; a strong diagonal is good.")
 
 
 def probe_block(record) -> str:
-    uri = charts.probe(_dict(_dict(record.get("views")).get("probe")))
-    return section("Probe accuracy", picture(uri, "probe accuracy before and after"), "probe",
-                   "A linear probe trained on frozen embeddings: how much of the representation survives "
-                   "compression.") if uri else ""
+    return _view_section(record, "probe", charts.probe, "Probe accuracy", "probe accuracy before and after", "probe",
+                         "A linear probe trained on frozen embeddings: how much of the representation survives "
+                         "compression.")
 
 
 # what a person expects to see for each model family after a recipe run (an `analyze` record has no data to show)
