@@ -146,7 +146,7 @@ def restructure(ctx, step):
         ctx.models[step.model] = quantize_model(ctx.models[step.model], params["rules"], params["default"])[0]
 
 
-def _fit(ctx, model, params, loss=None):
+def _fit(ctx, model, params, callbacks=()):
     from .train import fit
 
     d = ctx.data
@@ -155,10 +155,10 @@ def _fit(ctx, model, params, loss=None):
         from ..zoo import mae
         train, val = mae.training_arrays(d.x_train, model, ctx.seed), mae.training_arrays(d.x_val, model, ctx.seed + 1)
         train, val = (tuple(train[0]), train[1]), (tuple(val[0]), val[1])
-    history = fit(model, train, val, loss=loss or params["loss"],
+    history = fit(model, train, val, loss=params["loss"],
                   optimizer=params["optimizer"], lr=params["lr"], epochs=params["epochs"],
                   batch_size=params["batch_size"], seed=ctx.seed, loss_params=params["loss_params"],
-                  callbacks=[_progress(ctx, params["epochs"])])
+                  callbacks=[*callbacks, _progress(ctx, params["epochs"])])
     return history
 
 
@@ -251,15 +251,9 @@ def _prune(ctx, step, params):
     steps_per_epoch = -(-len(ctx.data.x_train) // params["batch_size"])
     before = evaluate(ctx, model)
 
-    def fit_fn(wrapped, callbacks):
-        from .train import fit
-        d = ctx.data
-        fit(wrapped, (d.x_train, d.y_train), (d.x_val, d.y_val), loss=params["loss"], optimizer=params["optimizer"],
-            lr=params["lr"], epochs=params["epochs"], batch_size=params["batch_size"], seed=ctx.seed,
-            loss_params=params["loss_params"], callbacks=[*callbacks, _progress(ctx, params["epochs"])])
-
     pruned, sparsity = prune(model, target_sparsity=params["target_sparsity"], schedule=params["schedule"],
-                             frequency=params["frequency"], layers=params["layers"], fit_fn=fit_fn,
+                             frequency=params["frequency"], layers=params["layers"],
+                             fit_fn=lambda wrapped, callbacks: _fit(ctx, wrapped, params, callbacks),
                              total_steps=steps_per_epoch * params["epochs"])
     ctx.models[step.model] = pruned
     by = "fraction of kernel weights equal to 0 after strip_pruning"
