@@ -65,7 +65,7 @@ def _start(model, source, target, command) -> dict:
     record["model"] = {"name": model.name, "source": str(source) if source else None, "family": None,
                        "task": _task(model), "input_shape": list(model.input_shape),
                        "output_shape": list(model.output_shape)}
-    record["target"] = dataclasses.asdict(target) | {"kind": target.kind}
+    record["target"] = dataclasses.asdict(target)
     return record
 
 

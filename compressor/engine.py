@@ -8,7 +8,7 @@ import signal
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from . import atomic
@@ -59,7 +59,7 @@ def run_recipe(name, *, data=None, out=None, quick=False, resume=False, seed=Non
         raise BadInput(f"--data {data_source}: no such file or folder")
 
     record = new_record()
-    record.update(seed=seed, target=_target_dict(target),
+    record.update(seed=seed, target=asdict(target),
                   recipe={**recipe.as_dict(), "profile": "quick" if quick else "full"})
     dataset = load_data(None if data_source == "builtin" else data_source, recipe.family, quick=quick, seed=seed,
                         frontend=recipe.frontend or None)
@@ -197,10 +197,6 @@ def _check_free_disk(out: Path, models):
 def _fingerprint(recipe: Recipe, seed, quick, data_name) -> str:
     text = json.dumps([recipe.as_dict(), seed, quick, data_name], sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def _target_dict(target) -> dict:
-    return {k: v for k, v in target.__dict__.items()}
 
 
 def _plain(value):
