@@ -25,6 +25,8 @@ def variant(tmp_path, recipe, old, new):
     ("params: {loss: mse, optimizer: adam, lr: 0.0005, epochs: 100", "params: {loss: msee, optimizer: adam, "
      "lr: 0.0005, epochs: 100", "unknown loss 'msee'"),
     ("optimizer: adam, lr: 0.0005, epochs: 100", "optimizer: adamm, lr: 0.0005, epochs: 100", "unknown optimizer"),
+    ("optimizer: adam, lr: 0.0005, epochs: 100", "optimizer: adam, lr_schedule: cosin, lr: 0.0005, epochs: 100",
+     "unknown lr_schedule 'cosin'"),
     ("target_sparsity: 0.57", "target_sparsity: 1.5", "target_sparsity"),
     ("params: {submodel: decoder", "params: {submodle: decoder", "unknown field 'submodle'"),
     ("fine_tune: {loss: mse, lr: 0.00005", "fine_tune: {loss: mse, learning_rate: 0.00005", "fine_tune: unknown "

@@ -67,13 +67,13 @@ def test_mcu_recipes_write_a_checked_int8_model(runs, name):
 def test_dcase_measures_the_student_with_and_without_distillation_and_int8_keeps_accuracy(runs):
     _, record, _ = runs("dcase_student_int8")
     # Both students are measured on the same test clips (chance is 0.1). Whether KD wins depends on the teacher:
-    # the quick profile's width-scaled teacher trained for a minute is weaker than the student alone, so no
-    # ordering is asserted here (see the issue notes); the full profile trains the full-size teacher.
+    # the quick profile's width-scaled teacher, trained for 10 epochs on 300 clips, is weaker than the student
+    # alone, so no ordering is asserted here (see README, Known limits); the full profile trains the full-size one.
     kd, no_kd = metric(record, "distill", "accuracy"), metric(record, "train_student_no_kd", "accuracy")
     teacher = metric(record, "distill", "teacher_accuracy")
     assert kd > 0.3 and no_kd > 0.3 and teacher > 0.3
     float_acc, int8_acc = metric(record, "ptq", "float_accuracy"), metric(record, "ptq", "int8_accuracy")
-    assert int8_acc >= float_acc - 0.01
+    assert int8_acc >= float_acc - 0.01 - 1e-9      # at most 1 point (3 of the 300 clips)
     budgets = {b["name"]: b for b in record["budgets"]}
     assert budgets["params"]["limit"] == 128000 and budgets["params"]["value"] == 57856
     assert budgets["macs"]["verdict"] == "pass" and budgets["macs"]["limit"] == 30_000_000

@@ -19,7 +19,7 @@ import tensorflow as tf
 
 from compressor.errors import BadInput
 from compressor.steps.losses import get_loss
-from compressor.steps.train import as_dataset, make_optimizer, set_seed
+from compressor.steps.train import as_dataset, batches_per_epoch, learning_rate, make_optimizer, set_seed
 
 
 def _unpack(data):
@@ -206,13 +206,14 @@ class DataFreeDistiller(_Base):
 
 
 def distill(distiller, data_train, data_val=None, *, optimizer="adam", lr=1e-3, epochs=1, batch_size=32, seed=0,
-            callbacks=(), verbose=0, steps_per_epoch=None):
+            callbacks=(), verbose=0, steps_per_epoch=None, lr_schedule="constant"):
     """Fit `distiller`; returns (the trained student, history: metric -> per-epoch values)."""
     set_seed(seed)
-    distiller.compile(optimizer=make_optimizer(optimizer, lr))
+    if data_train is None and not steps_per_epoch:
+        raise BadInput("distill: data-free KD needs steps_per_epoch when no training data is given")
+    batches = steps_per_epoch or batches_per_epoch(data_train, batch_size)
+    distiller.compile(optimizer=make_optimizer(optimizer, learning_rate(lr, lr_schedule, epochs * batches)))
     if data_train is None:  # data-free: a dummy dataset only counts the steps
-        if not steps_per_epoch:
-            raise BadInput("distill: data-free KD needs steps_per_epoch when no training data is given")
         data_train = tf.data.Dataset.from_tensors(tf.zeros((1,))).repeat()
     history = distiller.fit(as_dataset(data_train, batch_size, shuffle_seed=seed), epochs=epochs,
                             steps_per_epoch=steps_per_epoch, validation_data=as_dataset(data_val, batch_size),

@@ -18,7 +18,7 @@ from .train import set_seed  # noqa: F401  (the engine seeds each step through h
 TRAINS = STEP_KINDS
 
 _FIT = {"loss": (str, None), "optimizer": (str, "adam"), "lr": (float, 1e-3), "epochs": (int, 1),
-        "batch_size": (int, 32), "loss_params": (dict, None)}
+        "batch_size": (int, 32), "loss_params": (dict, None), "lr_schedule": (str, "constant")}
 PARAMS = {
     "train": _FIT,
     "quantize": {"rules": (dict, ...), "default": (dict, None), "fine_tune": (dict, None)},
@@ -91,7 +91,7 @@ def check_all(ctx):
     """Reject what can be rejected before training: parameters, losses, quantizer strings and layer patterns,
     the data's shape against each model's input."""
     from . import losses, quantize
-    from .train import make_optimizer
+    from .train import learning_rate, make_optimizer
 
     for slot, model in ctx.models.items():
         _check_data_shape(ctx, slot, model)
@@ -105,6 +105,8 @@ def check_all(ctx):
                     losses.get_loss(fit["loss"], **(fit.get("loss_params") or {}))
                 if fit.get("optimizer"):
                     make_optimizer(fit["optimizer"], 1e-3)
+                if fit.get("lr_schedule"):
+                    learning_rate(1e-3, fit["lr_schedule"], 1)
             except BadInput as e:
                 raise BadInput(f"{where}: {e}") from None
         if step.kind == "quantize":
@@ -158,7 +160,7 @@ def _fit(ctx, model, params, callbacks=()):
     history = fit(model, train, val, loss=params["loss"],
                   optimizer=params["optimizer"], lr=params["lr"], epochs=params["epochs"],
                   batch_size=params["batch_size"], seed=ctx.seed, loss_params=params["loss_params"],
-                  callbacks=[*callbacks, _progress(ctx, params["epochs"])])
+                  lr_schedule=params["lr_schedule"], callbacks=[*callbacks, _progress(ctx, params["epochs"])])
     return history
 
 
@@ -287,7 +289,8 @@ def _distill(ctx, step, params):
     steps = None if train is not None else -(-len(d.x_train) // params["batch_size"])
     student, history = kd.distill(distiller, train, val, optimizer=params["optimizer"], lr=params["lr"],
                                   epochs=params["epochs"], batch_size=params["batch_size"], seed=ctx.seed,
-                                  callbacks=[_progress(ctx, params["epochs"])], steps_per_epoch=steps)
+                                  lr_schedule=params["lr_schedule"], callbacks=[_progress(ctx, params["epochs"])],
+                                  steps_per_epoch=steps)
     ctx.models[step.model] = student
     metrics = {**evaluate(ctx, student), **_last(history)}
     metrics.update({f"teacher_{k}": v for k, v in evaluate(ctx, ctx.models[step.teacher]).items()})
