@@ -13,7 +13,7 @@ from ..errors import BadInput
 from ..graph import fresh_copy
 from ..recipe import STEP_KINDS
 from ..schema import Fields
-from .train import set_seed  # noqa: F401  (the engine seeds each step through here)
+from .train import batches_per_epoch, set_seed  # set_seed: the engine seeds each step through here
 
 TRAINS = STEP_KINDS
 
@@ -250,7 +250,7 @@ def _prune(ctx, step, params):
     from .prune import prune
 
     model = ctx.models[step.model]
-    steps_per_epoch = -(-len(ctx.data.x_train) // params["batch_size"])
+    steps_per_epoch = batches_per_epoch(ctx.data.x_train, params["batch_size"])
     before = evaluate(ctx, model)
 
     pruned, sparsity = prune(model, target_sparsity=params["target_sparsity"], schedule=params["schedule"],
@@ -286,7 +286,7 @@ def _distill(ctx, step, params):
         distiller = kd.DataFreeDistiller(student, teacher, input_shape=tuple(d.x_train.shape[1:]),
                                          batch_size=params["batch_size"])
         train, val = None, val
-    steps = None if train is not None else -(-len(d.x_train) // params["batch_size"])
+    steps = None if train is not None else batches_per_epoch(d.x_train, params["batch_size"])
     student, history = kd.distill(distiller, train, val, optimizer=params["optimizer"], lr=params["lr"],
                                   epochs=params["epochs"], batch_size=params["batch_size"], seed=ctx.seed,
                                   lr_schedule=params["lr_schedule"], callbacks=[_progress(ctx, params["epochs"])],

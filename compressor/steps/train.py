@@ -64,7 +64,7 @@ def as_dataset(data, batch_size, shuffle_seed=None):
 def fit(model, data_train, data_val=None, *, loss, optimizer="adam", lr=1e-3, epochs=1, batch_size=32, seed=0,
         callbacks=(), verbose=0, metrics=None, loss_params=None, lr_schedule="constant") -> dict:
     """Compile `model` with `loss` (a name for get_loss, or a callable) and `optimizer`, fit it, return the history
-    (metric name -> list of per-epoch values). `data_train` is (x, y) arrays or x alone."""
+    (metric name -> list of per-epoch values)."""
     set_seed(seed)
     rate = learning_rate(lr, lr_schedule, epochs * batches_per_epoch(data_train, batch_size))
     model.compile(optimizer=make_optimizer(optimizer, rate), loss=get_loss(loss, **(loss_params or {})),
