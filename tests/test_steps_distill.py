@@ -46,6 +46,10 @@ def test_hinton_kd_beats_the_student_without_kd():
     assert acc_kd >= acc_plain + KD_MARGIN
     assert {"loss", "student_loss", "distillation_loss", "accuracy", "val_accuracy"} <= set(history)
     assert history["val_accuracy"][-1] == pytest.approx(acc_kd, abs=1e-6)
+    # validation reports the same loss as training, teacher term included (not a reset tracker's 0)
+    assert history["val_distillation_loss"][-1] > 0
+    assert history["val_loss"][-1] == pytest.approx(0.1 * history["val_student_loss"][-1]
+                                                    + 0.9 * history["val_distillation_loss"][-1], rel=1e-4)
 
 
 def test_distiller_rejects_bad_settings():
@@ -80,6 +84,7 @@ def test_tor_distiller_trains_a_regression_student():
                                lr=1e-2, epochs=8, batch_size=16)
     assert history["kept_fraction"][-1] == 1.0  # a perfect teacher is never an outlier
     assert history["val_student_loss"][-1] < 0.5 * history["val_student_loss"][0]
+    assert "val_kept_fraction" not in history and "val_loss" not in history  # validation measures no TOR terms
 
 
 def test_embedding_distiller_matches_teacher_embeddings_through_a_projection():

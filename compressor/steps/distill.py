@@ -41,7 +41,8 @@ class _Base(tf.keras.Model):
             if name not in self._trackers:
                 self._trackers[name] = tf.keras.metrics.Mean(name=name)
             self._trackers[name].update_state(value)
-        return {name: t.result() for name, t in self._trackers.items()}
+        # only what this step measured: a tracker the other step owns was reset by Keras and would log as 0
+        return {name: self._trackers[name].result() for name in values}
 
     @property
     def metrics(self):
@@ -75,23 +76,27 @@ class Distiller(_Base):
         return t * t * tf.reduce_mean(tf.keras.losses.kl_divergence(tf.nn.softmax(teacher_logits / t),
                                                                     tf.nn.softmax(student_logits / t)))
 
+    def _terms(self, x, y, training):
+        """The loss and its parts for one batch (student forward inside any active tape)."""
+        teacher_logits = self.teacher(x, training=False)
+        student_logits = self.student(x, training=training)
+        student_loss = self._ce(y, student_logits)
+        distillation_loss = self.kd_loss(teacher_logits, student_logits)
+        return {"loss": self.alpha * student_loss + (1 - self.alpha) * distillation_loss,
+                "student_loss": student_loss, "distillation_loss": distillation_loss,
+                "accuracy": self._accuracy(y, student_logits)}
+
     def train_step(self, data):
         x, y = _unpack(data)
-        teacher_logits = self.teacher(x, training=False)
         with tf.GradientTape() as tape:
-            student_logits = self.student(x, training=True)
-            student_loss = self._ce(y, student_logits)
-            distillation_loss = self.kd_loss(teacher_logits, student_logits)
-            loss = self.alpha * student_loss + (1 - self.alpha) * distillation_loss
+            terms = self._terms(x, y, training=True)
         variables = self.student.trainable_variables
-        self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
-        return self._track(loss=loss, student_loss=student_loss, distillation_loss=distillation_loss,
-                           accuracy=self._accuracy(y, student_logits))
+        self.optimizer.apply_gradients(zip(tape.gradient(terms["loss"], variables), variables))
+        return self._track(**terms)
 
     def test_step(self, data):
         x, y = _unpack(data)
-        logits = self.student(x, training=False)
-        return self._track(student_loss=self._ce(y, logits), accuracy=self._accuracy(y, logits))
+        return self._track(**self._terms(x, y, training=False))
 
 
 def tor_loss(y_true, y_student, y_teacher, epsilon, base_loss):
