@@ -40,7 +40,7 @@ SIZES = {
 }
 PROBE_SIZES = {True: (160, 80), False: (800, 400)}  # MAE probe (train, test)
 MAX_READ_PER_SPLIT = {True: 200, False: None}  # files read per split from a folder in quick mode
-BUILTIN_VERSION = 3  # bump when a generator changes, so stale caches are not reused
+BUILTIN_VERSION = 4  # bump when a generator changes, so stale caches are not reused
 SPLITS = ("train", "val", "test")
 
 
