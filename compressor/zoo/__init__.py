@@ -1,7 +1,7 @@
 """The reference model zoo: one module per family, one registry here.
 
     list_models()             -> [(name, one-line description)]
-    build(name, **kwargs)     -> keras.Model
+    build(name, **kwargs)     -> keras.Model (weights="builtin": with shipped pretrained weights, see below)
     spec(name)                -> ModelSpec (name, family, task, description, input_shape, defaults)
 
 Family modules keep their own extra API: cae.build_parts / cae.LatentSampler, effects.streaming_model,
@@ -11,8 +11,12 @@ mae.build_mae / span_mask / random_projection_targets / mae_loss / embed / build
 from __future__ import annotations
 
 import inspect
+import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
+
+import numpy as np
 
 from compressor.errors import BadInput
 from compressor.zoo import cae, dcase, effects, mae, speech
@@ -89,12 +93,49 @@ def spec(name: str) -> ModelSpec:
         raise BadInput(f"unknown model {name!r}: expected one of {', '.join(_REGISTRY)}") from None
 
 
-def build(name: str, **kwargs):
-    """Build a zoo model by name; kwargs override the spec's defaults (unknown keys are an error)."""
+def build(name: str, weights: str | None = None, **kwargs):
+    """Build a zoo model by name; kwargs override the spec's defaults (unknown keys are an error). `weights` names
+    a shipped set of pretrained weights for that exact architecture (see load_shipped_weights)."""
     s = spec(name)
     accepted = set(inspect.signature(s.builder).parameters) if s.builder is not _mae_model else \
         set(inspect.signature(mae.build_mae).parameters)
     unknown = sorted(set(kwargs) - accepted)
     if unknown:
-        raise BadInput(f"model {name!r}: unknown option(s) {', '.join(unknown)}; expected {', '.join(sorted(accepted))}")
-    return s.builder(**{**s.defaults, **kwargs})
+        raise BadInput(f"model {name!r}: unknown option(s) {', '.join(unknown)}; "
+                       f"expected {', '.join(sorted(accepted | {'weights'}))}")
+    model = s.builder(**{**s.defaults, **kwargs})
+    if weights is not None:
+        load_shipped_weights(model, weights)
+    return model
+
+
+# Shipped weights: WEIGHTS_DIR/<keras model name>.<tag>.npz (model.get_weights() in order; a third of the size
+# of Keras' h5), the model name encoding the variant (e.g. dcase_teacher_w0.25), and <same>.json beside it saying
+# how they were made and what they measured.
+WEIGHTS_DIR = Path(__file__).parent / "weights"
+
+
+def shipped_weights(model_name: str) -> list[str]:
+    """The tags of the weights shipped for the Keras model called `model_name`."""
+    return sorted(p.name[len(model_name) + 1:-len(".npz")] for p in WEIGHTS_DIR.glob(f"{model_name}.*.npz"))
+
+
+def shipped_weights_provenance(model_name: str, tag: str) -> dict:
+    """How the shipped weights were made (data, schedule) and what they measured then: the JSON beside them."""
+    return json.loads((WEIGHTS_DIR / f"{model_name}.{tag}.json").read_text())
+
+
+def load_shipped_weights(model, tag: str):
+    """Load the shipped weights `tag` into `model` (a BadInput naming both if there are none or they do not fit)."""
+    path = WEIGHTS_DIR / f"{model.name}.{tag}.npz"
+    if not path.is_file():
+        shipped = shipped_weights(model.name)
+        raise BadInput(f"model {model.name!r}: no shipped weights {tag!r} "
+                       f"({'shipped: ' + ', '.join(shipped) if shipped else 'none are shipped for this variant'})")
+    with np.load(path) as stored:
+        weights = [stored[f"arr_{i}"] for i in range(len(stored.files))]
+    expected = [tuple(w.shape) for w in model.weights]
+    if [w.shape for w in weights] != expected:  # e.g. a different class count
+        raise BadInput(f"model {model.name!r}: shipped weights {tag!r} do not fit this model (they hold "
+                       f"{len(weights)} arrays ending {weights[-1].shape}; it has {len(expected)} ending {expected[-1]})")
+    model.set_weights(weights)
