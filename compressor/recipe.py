@@ -69,6 +69,8 @@ class Recipe:
     def as_dict(self) -> dict:
         return {"name": self.name, "path": str(self.path), "description": self.description, "family": self.family,
                 "target": self.target, "deliver": self.deliver, "budgets": self.budgets,
+                "models": {n: {k: v for k, v in (("zoo", m.zoo), ("args", m.args), ("copy_of", m.copy_of),
+                                                  ("path", m.path)) if v} for n, m in self.models.items()},
                 "steps": [{"name": s.name, "kind": s.kind, "model": s.model, "teacher": s.teacher,
                            "params": s.params} for s in self.steps]}
 
@@ -181,7 +183,7 @@ def _quick(f: Fields, steps, models, where) -> dict:
 
 def _check_order(steps, models, deliver, where):
     """Reject orders that cannot work: exporting, or teaching with, a model that has not been trained yet."""
-    trained = {name for name, slot in models.items() if slot.path is not None}
+    trained = {name for name, slot in models.items() if slot.path is not None or slot.args.get("weights")}
     for i, step in enumerate(steps):
         at = f"{where}.steps[{i}] ({step.name})"
         if step.teacher is not None and step.teacher not in trained:

@@ -31,6 +31,8 @@ def variant(tmp_path, recipe, old, new):
     ("params: {submodel: decoder", "params: {submodle: decoder", "unknown field 'submodle'"),
     ("fine_tune: {loss: mse, lr: 0.00005", "fine_tune: {loss: mse, learning_rate: 0.00005", "fine_tune: unknown "
      "field 'learning_rate'"),
+    ("prune: {epochs: 3}", "prune: {epochs: 0}", "field 'epochs': must be at least 1"),
+    ("{fine_tune: {epochs: 2}}", "{fine_tune: {epochs: -1}}", "fine_tune: field 'epochs': must be at least 1"),
 ])
 def test_recipe_mistakes_are_rejected_before_training(tmp_path, old, new, expected):
     path = variant(tmp_path, "fpga_cae_ternary", old, new)
@@ -39,6 +41,14 @@ def test_recipe_mistakes_are_rejected_before_training(tmp_path, old, new, expect
         run_recipe(path, quick=True, out=out)
     assert expected in str(err.value) and str(path) in str(err.value)
     assert not out.exists()                        # nothing written, nothing trained
+
+
+def test_unknown_shipped_weights_are_named_before_training(tmp_path):
+    path = variant(tmp_path, "dcase_student_int8", "weights: builtin", "weights: biultin")
+    with pytest.raises(BadInput, match=r"models\.teacher: model 'dcase_teacher_w0\.25': no shipped weights "
+                                       r"'biultin' \(shipped: builtin\)") as err:
+        run_recipe(path, quick=True, out=tmp_path / "out")
+    assert str(path) in str(err.value) and not (tmp_path / "out").exists()
 
 
 def test_missing_data_folder_is_named(tmp_path):

@@ -42,10 +42,11 @@ def test_quick_profile_overrides_steps_and_models():
     recipe = load_recipe("dcase_student_int8")
     full, quick = recipe.profile(False), recipe.profile(True)
     assert full.models["teacher"].args == {}
-    assert quick.models["teacher"].args == {"width": 0.25}
+    assert quick.models["teacher"].args == {"width": 0.25, "weights": "builtin"}
     def epochs(recipe):
         return {s.name: s.params["epochs"] for s in recipe.steps if "epochs" in s.params}
-    assert epochs(quick)["distill"] < epochs(full)["distill"]
+    assert epochs(quick)["train_teacher"] == 0 < epochs(full)["train_teacher"]
+    assert epochs(quick)["distill"] == epochs(full)["distill"] == 22
     # untouched parameters survive the merge
     assert [s.params.get("temperature") for s in quick.steps if s.name == "distill"] == [2]
 

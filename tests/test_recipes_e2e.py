@@ -66,12 +66,15 @@ def test_mcu_recipes_write_a_checked_int8_model(runs, name):
 
 def test_dcase_measures_the_student_with_and_without_distillation_and_int8_keeps_accuracy(runs):
     _, record, _ = runs("dcase_student_int8")
-    # Both students are measured on the same test clips (chance is 0.1). Whether KD wins depends on the teacher:
-    # the quick profile's width-scaled teacher, trained for 10 epochs on 300 clips, is weaker than the student
-    # alone, so no ordering is asserted here (see README, Known limits); the full profile trains the full-size one.
-    kd, no_kd = metric(record, "distill", "accuracy"), metric(record, "train_student_no_kd", "accuracy")
-    teacher = metric(record, "distill", "teacher_accuracy")
-    assert kd > 0.3 and no_kd > 0.3 and teacher > 0.3
+    # Both students start from the same weights and see the same clips and epochs; the quick profile's teacher
+    # is the shipped one, pretrained on the full built-in train split, and is measured here, untouched. It is
+    # clearly better than either student (0.89 against 0.75-0.77 at seed 0). Whether KD then beats the student
+    # alone is not asserted: over seeds 0-2 it lowered the test log loss twice of three times and the accuracy
+    # never (see README, Known limits).
+    teacher = metric(record, "train_teacher", "accuracy")
+    assert teacher == metric(record, "distill", "teacher_accuracy")
+    students = [metric(record, step, "accuracy") for step in ("distill", "train_student_no_kd")]
+    assert teacher > max(students) + 0.05 and min(students) > 0.3      # chance is 0.1
     float_acc, int8_acc = metric(record, "ptq", "float_accuracy"), metric(record, "ptq", "int8_accuracy")
     assert int8_acc >= float_acc - 0.01 - 1e-9      # at most 1 point (3 of the 300 clips)
     budgets = {b["name"]: b for b in record["budgets"]}

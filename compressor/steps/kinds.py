@@ -45,7 +45,10 @@ def build_models(recipe, data) -> dict:
     models = {}
     for name, slot in recipe.models.items():
         if slot.zoo is not None:
-            models[name] = zoo.build(slot.zoo, **_fit_to_data(slot, data))
+            try:
+                models[name] = zoo.build(slot.zoo, **_fit_to_data(slot, data))
+            except BadInput as e:
+                raise BadInput(f"{recipe.path}: models.{name}: {e}") from None
         elif slot.path is not None:
             from ..api import load_model
             models[name] = load_model(slot.path)
@@ -53,6 +56,13 @@ def build_models(recipe, data) -> dict:
         if slot.copy_of is not None:        # same architecture and the same initial weights
             models[name] = fresh_copy(models[slot.copy_of])
     return models
+
+
+def shipped_weights_warnings(recipe, models) -> list[str]:
+    """For a run on the user's data: the slots that start from weights shipped for the built-in data."""
+    return [f"model '{name}' starts from shipped weights '{slot.args['weights']}', trained on "
+            f"{zoo.shipped_weights_provenance(models[name].name, slot.args['weights'])['trained_on']}, not on "
+            "this run's data" for name, slot in recipe.models.items() if slot.zoo and slot.args.get("weights")]
 
 
 def _fit_to_data(slot, data) -> dict:
@@ -80,6 +90,11 @@ def step_params(recipe, step) -> dict:
     if step.kind == "distill" and params["method"] not in DISTILL_METHODS:
         raise BadInput(f"{f.where}: field 'method': expected one of {', '.join(DISTILL_METHODS)}, "
                        f"got {params['method']!r}")
+    for where, fit in ((f.where, params), (f"{f.where}.fine_tune", params.get("fine_tune") or {})):
+        least = 0 if step.kind == "train" and fit is params else 1   # a train step may only measure
+        if fit.get("epochs") is not None and fit["epochs"] < least:
+            raise BadInput(f"{where}: field 'epochs': must be at least {least}"
+                           + (" (0 only in a train step: measure the model without training it)" if least else ""))
     if step.kind == "prune" and not 0 < params["target_sparsity"] < 1:
         raise BadInput(f"{f.where}: field 'target_sparsity': must be between 0 and 1")
     if step.kind in ("train", "prune") and params["loss"] is None:
@@ -222,8 +237,25 @@ def _softmax_if_logits(out):
 
 def _train(ctx, step, params):
     model = ctx.models[step.model]
-    history = _fit(ctx, model, params)
-    return {"metrics": {**evaluate(ctx, model), **_last(history)}}
+    notes, start, history = _shipped_start_notes(ctx, step.model), {}, {}
+    if not params["epochs"]:
+        notes.append("0 epochs: the model is measured as it is, not trained")
+    else:
+        if notes:  # it starts from shipped weights: how they do on this run's data, to compare with after
+            start = {f"start_{k}": v for k, v in evaluate(ctx, model).items()}
+        history = _fit(ctx, model, params)
+    return {"metrics": {**start, **evaluate(ctx, model), **_last(history)}, "notes": notes}
+
+
+def _shipped_start_notes(ctx, slot) -> list[str]:
+    """For a slot's first training, if it starts from shipped weights: what they are."""
+    tag = ctx.recipe.models[slot].args.get("weights")
+    if not tag or slot in ctx.trained:
+        return []
+    name = ctx.models[slot].name
+    made = zoo.shipped_weights_provenance(name, tag)
+    return [f"started from shipped weights '{tag}' of {name}: trained on {made['trained_on']}, "
+            f"{made['training']['epochs']} epochs ({made['made_by']})"]
 
 
 def _last(history) -> dict:
