@@ -1,6 +1,7 @@
 """Model inputs from .npy / .npz files, checked against the model's input shape; synthetic inputs as a fallback."""
 
 import struct
+import tokenize
 import zipfile
 import zlib
 from pathlib import Path
@@ -54,8 +55,9 @@ def load_inputs(path, input_shape) -> np.ndarray:
             raise BadInput(f"{path}: holds Python objects, which are never loaded (pickle stays disabled); "
                            "save a numeric array") from None
         raise BadInput(f"{path}: truncated or corrupt numpy file ({_first_line(e)})") from None
-    except (OSError, EOFError, zipfile.BadZipFile, zlib.error, KeyError, struct.error) as e:
-        # numpy, zipfile and zlib each raise their own types on truncated or damaged bytes
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error, KeyError, struct.error, tokenize.TokenError) as e:
+        # numpy, zipfile and zlib each raise their own types on truncated or damaged bytes (numpy's header parser
+        # a TokenError when the header dict is cut and NUL bytes follow)
         raise BadInput(f"{path}: truncated or corrupt numpy file ({type(e).__name__}: {_first_line(e)})") from None
     return check_inputs(array, input_shape, where)
 
