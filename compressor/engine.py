@@ -68,7 +68,7 @@ def run_recipe(name, *, data=None, out=None, quick=False, resume=False, seed=Non
     ctx = Context(recipe, target, dataset, out, seed, quick, record)
     kinds.set_seed(seed)                    # the models' initial weights come from the seed too
     ctx.models = kinds.build_models(recipe, dataset)
-    if not dataset.name.startswith("builtin:"):
+    if data_source not in (None, "builtin"):
         record["warnings"] += kinds.shipped_weights_warnings(recipe, ctx.models)
     kinds.check_all(ctx)                    # everything that can be rejected is rejected before training
     _check_free_disk(out, ctx.models)

@@ -29,6 +29,11 @@ class ModelSlot:
     copy_of: str | None = None      # same architecture and initial weights as another slot
     path: str | None = None         # a trained Keras model file
 
+    @property
+    def shipped_weights(self) -> str | None:
+        """The tag of the shipped pretrained weights a zoo slot starts from (args 'weights'), if any."""
+        return self.args.get("weights") if self.zoo else None
+
 
 @dataclass(frozen=True)
 class Step:
@@ -183,7 +188,7 @@ def _quick(f: Fields, steps, models, where) -> dict:
 
 def _check_order(steps, models, deliver, where):
     """Reject orders that cannot work: exporting, or teaching with, a model that has not been trained yet."""
-    trained = {name for name, slot in models.items() if slot.path is not None or slot.args.get("weights")}
+    trained = {name for name, slot in models.items() if slot.path is not None or slot.shipped_weights}
     for i, step in enumerate(steps):
         at = f"{where}.steps[{i}] ({step.name})"
         if step.teacher is not None and step.teacher not in trained:

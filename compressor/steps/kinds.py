@@ -60,9 +60,15 @@ def build_models(recipe, data) -> dict:
 
 def shipped_weights_warnings(recipe, models) -> list[str]:
     """For a run on the user's data: the slots that start from weights shipped for the built-in data."""
-    return [f"model '{name}' starts from shipped weights '{slot.args['weights']}', trained on "
-            f"{zoo.shipped_weights_provenance(models[name].name, slot.args['weights'])['trained_on']}, not on "
-            "this run's data" for name, slot in recipe.models.items() if slot.zoo and slot.args.get("weights")]
+    return [f"model '{name}' starts from {_shipped_origin(models[name], slot.shipped_weights)}, not on this run's "
+            "data" for name, slot in recipe.models.items() if slot.shipped_weights]
+
+
+def _shipped_origin(model, tag) -> str:
+    """Which shipped weights, and how they were made (their provenance JSON)."""
+    made = zoo.shipped_weights_provenance(model.name, tag)
+    return (f"shipped weights '{tag}' of {model.name}, trained on {made['trained_on']}, "
+            f"{made['training']['epochs']} epochs ({made['made_by']})")
 
 
 def _fit_to_data(slot, data) -> dict:
@@ -249,13 +255,10 @@ def _train(ctx, step, params):
 
 def _shipped_start_notes(ctx, slot) -> list[str]:
     """For a slot's first training, if it starts from shipped weights: what they are."""
-    tag = ctx.recipe.models[slot].args.get("weights")
+    tag = ctx.recipe.models[slot].shipped_weights
     if not tag or slot in ctx.trained:
         return []
-    name = ctx.models[slot].name
-    made = zoo.shipped_weights_provenance(name, tag)
-    return [f"started from shipped weights '{tag}' of {name}: trained on {made['trained_on']}, "
-            f"{made['training']['epochs']} epochs ({made['made_by']})"]
+    return [f"started from {_shipped_origin(ctx.models[slot], tag)}"]
 
 
 def _last(history) -> dict:
