@@ -6,8 +6,8 @@ import tensorflow as tf
 
 from compressor.errors import BadInput
 from compressor.steps.distill import (DataFreeDistiller, Distiller, EmbeddingDistiller, TORDistiller, distill,
-                                      tor_loss)
-from compressor.steps.train import fit
+                                      tor_loss, with_teacher_outputs)
+from compressor.steps.train import as_dataset, fit, set_seed
 
 DIM, CLASSES = 20, 5
 KD_MARGIN = 0.05  # KD must beat plain training by at least 5 accuracy points on held-out data
@@ -50,6 +50,26 @@ def test_hinton_kd_beats_the_student_without_kd():
     assert history["val_distillation_loss"][-1] > 0
     assert history["val_loss"][-1] == pytest.approx(0.1 * history["val_student_loss"][-1]
                                                     + 0.9 * history["val_distillation_loss"][-1], rel=1e-4)
+
+
+def test_teacher_outputs_computed_once_train_the_same_student_as_a_teacher_run_every_batch():
+    teacher, train, test = teacher_task()
+    settings = dict(lr=1e-2, epochs=3, batch_size=16, seed=0)
+    cached = Distiller(linear(DIM, CLASSES, 7, "student"), teacher)
+    distill(cached, train, test, **settings)
+    assert cached.teacher_cached
+    # a tf.data pipeline is left as it is: the teacher runs inside every step (same batches, same order)
+    set_seed(0)
+    batches = as_dataset(train, 16, shuffle_seed=0), as_dataset(test, 16)
+    per_batch = Distiller(linear(DIM, CLASSES, 7, "student"), teacher)
+    distill(per_batch, *batches, **settings)
+    assert not per_batch.teacher_cached
+    for a, b in zip(cached.student.get_weights(), per_batch.student.get_weights()):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+    # the cache is the teacher's inference output, paired with its own clip
+    (x, outputs), y = with_teacher_outputs(teacher, train)
+    np.testing.assert_allclose(outputs, teacher(x, training=False).numpy(), atol=1e-6)
+    assert y is train[1]
 
 
 def test_distiller_rejects_bad_settings():

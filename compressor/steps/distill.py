@@ -11,7 +11,9 @@
 - DataFreeDistiller: generator G and student S trained adversarially on inputs assumed N(0,1) (SPEC 3, Kang &
   Kang 2021): G maximizes (T(G(z)) - S(G(z)))^2, S minimizes it on G's samples and on N(0,1) samples.
 
-`distill(distiller, data_train, data_val, ...)` fits any of them and returns (trained student, history dict).
+`distill(distiller, data_train, data_val, ...)` fits any of them and returns (trained student, history dict). The
+teacher is frozen and sees the inputs unchanged, so for all but the data-free method its outputs are computed once
+before fitting (one teacher pass per clip instead of one per clip per epoch) and ride in the batches as ((x, t), y).
 """
 
 import numpy as np
@@ -30,11 +32,22 @@ def _unpack(data):
 class _Base(tf.keras.Model):
     """Shared parts: the student is what gets trained and returned; the teacher is frozen."""
 
+    caches_teacher = True  # its teacher sees the training inputs as they are: its outputs can be computed once
+
     def __init__(self, student, teacher, **kwargs):
         super().__init__(**kwargs)
         self.student, self.teacher = student, teacher
         self.teacher.trainable = False
+        self.teacher_cached = False  # set by distill() when the batches carry the teacher's outputs
         self._trackers = {}
+
+    def _split(self, data):
+        """(x, y, teacher output) of a batch: the output from the batch if distill() computed it beforehand."""
+        x, y = _unpack(data)
+        if self.teacher_cached:
+            x, teacher_out = x
+            return x, y, teacher_out
+        return x, y, self.teacher(x, training=False)
 
     def _track(self, **values):
         for name, value in values.items():
@@ -76,9 +89,8 @@ class Distiller(_Base):
         return t * t * tf.reduce_mean(tf.keras.losses.kl_divergence(tf.nn.softmax(teacher_logits / t),
                                                                     tf.nn.softmax(student_logits / t)))
 
-    def _terms(self, x, y, training):
+    def _terms(self, x, y, teacher_logits, training):
         """The loss and its parts for one batch (student forward inside any active tape)."""
-        teacher_logits = self.teacher(x, training=False)
         student_logits = self.student(x, training=training)
         student_loss = self._ce(y, student_logits)
         distillation_loss = self.kd_loss(teacher_logits, student_logits)
@@ -87,16 +99,15 @@ class Distiller(_Base):
                 "accuracy": self._accuracy(y, student_logits)}
 
     def train_step(self, data):
-        x, y = _unpack(data)
+        x, y, teacher_logits = self._split(data)
         with tf.GradientTape() as tape:
-            terms = self._terms(x, y, training=True)
+            terms = self._terms(x, y, teacher_logits, training=True)
         variables = self.student.trainable_variables
         self.optimizer.apply_gradients(zip(tape.gradient(terms["loss"], variables), variables))
         return self._track(**terms)
 
     def test_step(self, data):
-        x, y = _unpack(data)
-        return self._track(**self._terms(x, y, training=False))
+        return self._track(**self._terms(*self._split(data), training=False))
 
 
 def tor_loss(y_true, y_student, y_teacher, epsilon, base_loss):
@@ -117,8 +128,7 @@ class TORDistiller(_Base):
         self.epsilon, self.base_loss = float(epsilon), get_loss(loss)
 
     def train_step(self, data):
-        x, y = _unpack(data)
-        teacher_out = self.teacher(x, training=False)
+        x, y, teacher_out = self._split(data)
         with tf.GradientTape() as tape:
             loss, keep = tor_loss(y, self.student(x, training=True), teacher_out, self.epsilon, self.base_loss)
         variables = self.student.trainable_variables
@@ -126,7 +136,7 @@ class TORDistiller(_Base):
         return self._track(loss=loss, kept_fraction=tf.reduce_mean(tf.cast(keep, tf.float32)))
 
     def test_step(self, data):
-        x, y = _unpack(data)
+        x, y, _ = self._split(data)
         return self._track(student_loss=self.base_loss(y, self.student(x, training=False)))
 
 
@@ -150,8 +160,7 @@ class EmbeddingDistiller(_Base):
         return tf.reduce_mean(1.0 + tf.keras.losses.cosine_similarity(target, emb))  # 0 when aligned
 
     def train_step(self, data):
-        x, _ = _unpack(data)
-        target = self.teacher(x, training=False)
+        x, _, target = self._split(data)
         with tf.GradientTape() as tape:
             loss = self._loss(target, self.student(x, training=True))
         variables = self.student.trainable_variables + (self.projection.trainable_variables
@@ -160,8 +169,8 @@ class EmbeddingDistiller(_Base):
         return self._track(loss=loss)
 
     def test_step(self, data):
-        x, _ = _unpack(data)
-        return self._track(loss=self._loss(self.teacher(x, training=False), self.student(x, training=False)))
+        x, _, target = self._split(data)
+        return self._track(loss=self._loss(target, self.student(x, training=False)))
 
 
 def make_generator(latent_dim, input_shape, width=64):
@@ -175,6 +184,8 @@ def make_generator(latent_dim, input_shape, width=64):
 
 class DataFreeDistiller(_Base):
     """Adversarial data-free KD; fit it on any dataset of the wanted length (its content is not used)."""
+
+    caches_teacher = False  # the teacher sees the generator's samples, new every step
 
     def __init__(self, student, teacher, generator=None, latent_dim=16, input_shape=None, batch_size=32,
                  generator_lr=1e-3, **kwargs):
@@ -218,9 +229,21 @@ def distill(distiller, data_train, data_val=None, *, optimizer="adam", lr=1e-3, 
         raise BadInput("distill: data-free KD needs steps_per_epoch when no training data is given")
     batches = steps_per_epoch or batches_per_epoch(data_train, batch_size)
     distiller.compile(optimizer=make_optimizer(optimizer, learning_rate(lr, lr_schedule, epochs * batches)))
+    if distiller.caches_teacher and not any(isinstance(d, tf.data.Dataset) for d in (data_train, data_val)):
+        data_train, data_val = (with_teacher_outputs(distiller.teacher, d, batch_size) for d in (data_train, data_val))
+        distiller.teacher_cached = True
     if data_train is None:  # data-free: a dummy dataset only counts the steps
         data_train = tf.data.Dataset.from_tensors(tf.zeros((1,))).repeat()
     history = distiller.fit(as_dataset(data_train, batch_size, shuffle_seed=seed), epochs=epochs,
                             steps_per_epoch=steps_per_epoch, validation_data=as_dataset(data_val, batch_size),
                             callbacks=list(callbacks), verbose=verbose)
     return distiller.student, {k: [float(v) for v in vals] for k, vals in history.history.items()}
+
+
+def with_teacher_outputs(teacher, data, batch_size=64):
+    """(x, y) -> ((x, teacher(x)), y) and x -> ((x, teacher(x)),), the teacher run once in inference mode."""
+    if data is None:
+        return None
+    x, y = (data[0], data[1]) if isinstance(data, (tuple, list)) else (data, None)
+    outputs = teacher.predict(x, batch_size=batch_size, verbose=0)
+    return ((x, outputs),) if y is None else ((x, outputs), y)
