@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from compressor.errors import BadInput
 from compressor.recipe import load_recipe, recipe_names
+from compressor.steps.kinds import step_params
 from compressor.targets import load_target, target_names
 
 SHIPPED = ["dcase_student_int8", "effects_gru_tor", "encodecmae_lite_int8", "fpga_cae_8bit", "fpga_cae_ternary",
@@ -46,9 +47,20 @@ def test_quick_profile_overrides_steps_and_models():
     def epochs(recipe):
         return {s.name: s.params["epochs"] for s in recipe.steps if "epochs" in s.params}
     assert epochs(quick)["train_teacher"] == 0 < epochs(full)["train_teacher"]
-    assert epochs(quick)["distill"] == epochs(full)["distill"] == 22
+    assert epochs(full)["distill"] == 22 < epochs(quick)["distill"]   # the source's 22; quick has 300 clips
     # untouched parameters survive the merge
-    assert [s.params.get("temperature") for s in quick.steps if s.name == "distill"] == [2]
+    distill = next(s.params for s in quick.steps if s.name == "distill")
+    assert distill["temperature"] == 2 and distill["alpha"] == 0.1 and distill["lr_schedule"] == "cosine"
+
+
+@pytest.mark.parametrize("quick", [False, True])
+def test_dcase_students_with_and_without_kd_train_alike(quick):
+    """The KD comparison is fair in both profiles: same initial weights, optimizer, schedule, epochs and batches."""
+    recipe = load_recipe("dcase_student_int8").profile(quick)
+    assert recipe.models["student_no_kd"].copy_of == "student"
+    params = {s.name: step_params(recipe, s) for s in recipe.steps}   # defaults filled in
+    shared = ("optimizer", "lr", "lr_schedule", "epochs", "batch_size")
+    assert {k: params["train_student_no_kd"][k] for k in shared} == {k: params["distill"][k] for k in shared}
 
 
 def mutated(**changes):

@@ -12,6 +12,9 @@ from compressor.report.html import missing_views
 
 pytestmark = pytest.mark.slow
 
+KD_LOG_LOSS_MARGIN = 0.03   # nats: the distilled DCASE student's test log loss below the student alone's by this
+KD_ACCURACY_SLACK = 0.03    # and its accuracy at most 3 points (9 of 300 clips) below
+
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
@@ -64,17 +67,19 @@ def test_mcu_recipes_write_a_checked_int8_model(runs, name):
     assert ptq["metrics"]["tflm_vs_tflite_lsb"]["value"] <= TFLM_MAX_DIFF_LSB
 
 
-def test_dcase_measures_the_student_with_and_without_distillation_and_int8_keeps_accuracy(runs):
+def test_dcase_distilled_student_beats_the_student_alone_and_int8_keeps_accuracy(runs):
     _, record, _ = runs("dcase_student_int8")
-    # Both students start from the same weights and see the same clips and epochs; the quick profile's teacher
-    # is the shipped one, pretrained on the full built-in train split, and is measured here, untouched. It is
-    # clearly better than either student (0.89 against 0.75-0.77 at seed 0). Whether KD then beats the student
-    # alone is not asserted: over seeds 0-2 it lowered the test log loss twice of three times and the accuracy
-    # never (see README, Known limits).
-    teacher = metric(record, "train_teacher", "accuracy")
-    assert teacher == metric(record, "distill", "teacher_accuracy")
-    students = [metric(record, step, "accuracy") for step in ("distill", "train_student_no_kd")]
-    assert teacher > max(students) + 0.05 and min(students) > 0.3      # chance is 0.1
+    # Both students start from the same weights and see the same clips, epochs and schedule; the quick profile's
+    # teacher is the shipped one, pretrained on the full built-in train split, measured here untouched. "Beats" is
+    # DCASE 2022 Task 1's ranking metric, the multi-class log loss the source reports (1.416): over seeds 0-2 KD
+    # lowered it by 0.07 / 0.10 / 0.21 nats. Accuracy moved -2.3 to +5 points (README, figures table): the teacher
+    # (0.87-0.89) leaves the student alone (0.81-0.88) little to learn about which class is right.
+    teacher_loss = metric(record, "train_teacher", "log_loss")
+    assert teacher_loss == metric(record, "distill", "teacher_log_loss")
+    kd_loss, alone_loss = (metric(record, step, "log_loss") for step in ("distill", "train_student_no_kd"))
+    kd_acc, alone_acc = (metric(record, step, "accuracy") for step in ("distill", "train_student_no_kd"))
+    assert teacher_loss < kd_loss < alone_loss - KD_LOG_LOSS_MARGIN
+    assert kd_acc >= alone_acc - KD_ACCURACY_SLACK and min(kd_acc, alone_acc) > 0.3      # chance is 0.1
     float_acc, int8_acc = metric(record, "ptq", "float_accuracy"), metric(record, "ptq", "int8_accuracy")
     assert int8_acc >= float_acc - 0.01 - 1e-9      # at most 1 point (3 of the 300 clips)
     budgets = {b["name"]: b for b in record["budgets"]}
