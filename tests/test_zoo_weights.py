@@ -1,7 +1,6 @@
 """Shipped pretrained weights: what their JSON says is what the file holds and what it measures."""
 
 import hashlib
-import json
 
 import numpy as np
 import pytest
@@ -13,16 +12,12 @@ from compressor.errors import BadInput
 TEACHER = "dcase_teacher_w0.25"
 
 
-def provenance(model_name, tag="builtin"):
-    return json.loads((zoo.WEIGHTS_DIR / f"{model_name}.{tag}.json").read_text())
-
-
 def test_every_shipped_weights_file_matches_its_provenance():
     files = sorted(zoo.WEIGHTS_DIR.glob("*.npz"))
     assert any(f.name.startswith(TEACHER + ".") for f in files)
     for f in files:
         model_name, tag = f.name[:-len(".npz")].rsplit(".", 1)
-        info = provenance(model_name, tag)
+        info = zoo.shipped_weights_provenance(model_name, tag)
         assert info["sha256"] == hashlib.sha256(f.read_bytes()).hexdigest(), f.name
         assert (info["model"], info["tag"]) == (model_name, tag)
 
@@ -31,7 +26,7 @@ def test_dcase_teacher_builtin_weights_measure_what_they_claim():
     """Loaded into a freshly built teacher, the weights give the held-out accuracy recorded when they were made
     (0.005: CPU summation order may flip a borderline clip or so), far above chance (0.1)."""
     teacher = zoo.build("dcase_teacher", width=0.25, weights="builtin")
-    info = provenance(teacher.name)
+    info = zoo.shipped_weights_provenance(teacher.name, "builtin")
     assert teacher.count_params() == info["parameters"]
     data = load_data(None, "dcase", quick=True, seed=0, frontend={"n_mels": 80})
     predicted = np.argmax(teacher.predict(data.x_test, batch_size=64, verbose=0), axis=-1)
