@@ -15,11 +15,13 @@ import sys
 import warnings
 from pathlib import Path
 
-from .errors import EXIT_BAD_INPUT, EXIT_BUDGET, EXIT_OK, BadInput, CompressorError
+from .errors import EXIT_BAD_INPUT, EXIT_BUDGET, EXIT_OK, EXIT_VERIFY, BadInput, CompressorError
 
 SUBCOMMANDS = ("analyze", "check", "list")
-BUDGET_HELP = ("a limit on a figure, repeatable: params=128000 macs=30e6 flash=1e6 ram=65536 latency_s=0.1 "
-               "(figures: params, macs, weights_bytes, flash_bytes, arena_bytes, latency_s, energy_j ...)")
+BUDGET_HELP = ("a limit on a figure, repeatable; it can only tighten the board's: macs=30e6 (a ceiling), "
+               "accuracy>=0.9 (a floor), max_metric_drop=0.01, flash=1e6 ram=65536 latency=0.1 (figures: params, "
+               "macs, weights_bytes, flash_bytes, arena_bytes, latency_s, energy_j, LUT, accuracy, log_loss, mse, "
+               "esr, probe_accuracy, metric_drop ...)")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -34,7 +36,8 @@ def _run_parser():
                        "  compress analyze MODEL --target T   counts, memory, latency, energy, budgets; no training\n"
                        "  compress check report.json          re-judge a saved report's budgets (CI gate)\n"
                        "  compress list targets|recipes|models\n"
-                       "exit codes: 0 every budget holds, 2 bad input, 3 a budget fails, 4 verification failed")
+                       "exit codes: 0 every budget holds, 2 bad input, 3 a budget fails, 4 a check failed "
+                       "(int8 vs Keras, TFLM vs TFLite, C-sim vs QKeras)")
     p.add_argument("--target", help="hardware target name (compress list targets) or a target .yaml")
     p.add_argument("--model", help="Keras model file (.keras, .h5) to compress with the target's default path")
     p.add_argument("--recipe", help="a shipped recipe name or a recipe .yaml")
@@ -70,20 +73,36 @@ def _sub_parser(command):
 def _print_record(record, out=None):
     from .analysis.budgets import table
 
-    figs = record.get("figures", {})
-    print(f"model {record['model'].get('name')} on {record['target'].get('name')}")
-    for name, fig in figs.items():
+    def show(name, fig):
         value = fig["value"]
         shown = f"{value:,}" if isinstance(value, int) else f"{value:.4g}"
         print(f"  {name:<22} {shown:>16} {fig['unit']:<6} {fig['provenance']}: {fig['by']}")
+
+    figs = record.get("figures", {})
+    print(f"model {record['model'].get('name')} on {record['target'].get('name')}")
+    if not record.get("recipe"):            # a recipe run said these when it loaded the data
+        for change in (record.get("data") or {}).get("changes", []):
+            print(f"data: {change}")
+    for name, fig in figs.items():
+        show(name, fig)
+    artifacts = record.get("artifacts") or {}
+    if artifacts:                           # role -> path relative to the output folder
+        print(f"files written to {out}/:" if out else "files written (in the output folder):")
+        for role, path in artifacts.items():
+            print(f"  {role:<22} {Path(out or '') / path}{'/' if str(path).endswith('/') else ''}")
     for warning in record.get("warnings", []):
         print(f"warning: {warning}")
-    print(table(record.get("budgets", [])))
-    if out:
-        print(f"written to {out}")
+    print(table(record.get("budgets", []), record.get("checks") or []))   # the checks: what was verified
 
 
 def _exit_code(record) -> int:
+    """4 when a check failed (whatever the budgets say), 3 when a budget failed; the failed checks on stderr."""
+    from .analysis.budgets import describe, failed_checks
+
+    if record.get("verdict") == "unverified":
+        failed = "; ".join(describe(r) for r in failed_checks(record))
+        print(f"compress: verification failed: {failed}", file=sys.stderr)
+        return EXIT_VERIFY
     return EXIT_BUDGET if record.get("verdict") == "fail" else EXIT_OK
 
 
@@ -116,7 +135,7 @@ def _check(args) -> int:
     if not isinstance(record, dict) or not str(record.get("schema", "")).startswith("compressor.report/"):
         raise BadInput(f"{path}: not a compressor report (no 'schema': 'compressor.report/...')")
     record = rejudge(record, parse_budgets(args.budget))
-    print(table(record["budgets"]))
+    print(table(record["budgets"], record.get("checks") or []))
     print(f"verdict: {record['verdict'] or 'no budgets'}")
     return _exit_code(record)
 
@@ -148,7 +167,7 @@ def run(argv) -> int:
         from .engine import run_recipe
         record = run_recipe(args.recipe, data=args.data, out=args.out, quick=args.quick, resume=args.resume,
                             seed=args.seed, budgets=budgets)
-        _print_record(record)
+        _print_record(record, args.out or Path("out") / record["recipe"]["name"])
         return _exit_code(record)
     if args.model or args.target:
         if not (args.model and args.target):

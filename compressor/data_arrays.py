@@ -22,9 +22,10 @@ MAX_ABS_INPUT = 1e6
 MAGIC = {".npy": b"\x93NUMPY", ".npz": b"PK"}  # what np.save / np.savez files start with
 
 
-def load_inputs(path, input_shape) -> np.ndarray:
+def load_inputs(path, input_shape, changes=None) -> np.ndarray:
     """A float32 batch of model inputs. `.npy`: the array; `.npz`: the array named x, or its only array.
-    Pickled objects are never loaded; a truncated or corrupt file is a BadInput naming it."""
+    Pickled objects are never loaded; a truncated or corrupt file is a BadInput naming it. `changes`: see
+    check_inputs."""
     path = Path(path)
     if not path.is_file():
         raise BadInput(f"{path}: no such data file")
@@ -59,23 +60,29 @@ def load_inputs(path, input_shape) -> np.ndarray:
         # numpy, zipfile and zlib each raise their own types on truncated or damaged bytes (numpy's header parser
         # a TokenError when the header dict is cut and NUL bytes follow)
         raise BadInput(f"{path}: truncated or corrupt numpy file ({type(e).__name__}: {_first_line(e)})") from None
-    return check_inputs(array, input_shape, where)
+    return check_inputs(array, input_shape, where, changes)
 
 
-def check_inputs(array, input_shape, where: str) -> np.ndarray:
+def check_inputs(array, input_shape, where: str, changes=None) -> np.ndarray:
     """`array` as a float32 batch matching `input_shape` (batch dimension None); one sample gets a batch axis.
-    NaN, infinite (also after the cast to float32) and absurdly large values are refused, never trained on."""
+    NaN, infinite (also after the cast to float32) and absurdly large values are refused, never trained on.
+    `changes`, a list, gets one line per change made (batch axis added, dtype cast), so none is silent."""
     array = np.asarray(array)
     expected = tuple(input_shape)[1:]
     if array.dtype.kind not in NUMERIC_KINDS:
         raise BadInput(f"{where}: expected integer or float numbers, got dtype {array.dtype}")
+    said = [] if changes is None else changes
     if array.ndim == len(expected) and _matches(array.shape, expected):
+        said.append(f"{where}: one input of shape {tuple(array.shape)}, read as a batch of 1")
         array = array[None]
     if array.ndim != len(expected) + 1 or not _matches(array.shape[1:], expected) or array.size == 0:
         shown = "(N, " + ", ".join("?" if d is None else str(d) for d in expected) + ")"
         raise BadInput(f"{where}: shape {tuple(array.shape)} does not match the model input {shown}")
     with np.errstate(over="ignore"):
         out = array.astype(np.float32)
+    if array.dtype != np.float32:
+        said.append(f"{where}: converted {len(out)} input{'s' * (len(out) != 1)} from {array.dtype} to float32 "
+                    "(the model's input type)")
     bad = int(np.count_nonzero(~np.isfinite(out)))
     if bad:
         raise BadInput(f"{where}: {bad} NaN or infinite value(s) (or beyond float32 range); expected finite numbers")

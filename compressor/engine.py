@@ -47,9 +47,11 @@ class Context:
 
 def run_recipe(name, *, data=None, out=None, quick=False, resume=False, seed=None, budgets=None) -> dict:
     """Run recipe `name` (a shipped recipe name or a YAML path) and return its record; reports land in `out`."""
+    from .analysis.budgets import normalize
     from .audio.dataset import load_data
     from .steps import kinds
 
+    budgets = normalize(budgets, "budgets")     # a mistyped figure fails now, not after training
     recipe = load_recipe(name).profile(quick)
     target = load_target(recipe.target)
     seed = recipe.seed if seed is None else seed
@@ -64,7 +66,10 @@ def run_recipe(name, *, data=None, out=None, quick=False, resume=False, seed=Non
     dataset = load_data(None if data_source == "builtin" else data_source, recipe.family, quick=quick, seed=seed,
                         frontend=recipe.frontend or None)
     record["data"] = {"source": dataset.name, "frontend": dataset.frontend, "classes": dataset.classes,
-                      "shapes": {k: list(getattr(dataset, k).shape) for k in ("x_train", "x_val", "x_test")}}
+                      "shapes": {k: list(getattr(dataset, k).shape) for k in ("x_train", "x_val", "x_test")},
+                      "changes": dataset.changes}
+    for change in dataset.changes:          # resampling, mixdown, padding ...: said once, here and in the report
+        print(f"data: {change}", flush=True)
     ctx = Context(recipe, target, dataset, out, seed, quick, record)
     kinds.set_seed(seed)                    # the models' initial weights come from the seed too
     ctx.models = kinds.build_models(recipe, dataset)
@@ -82,7 +87,9 @@ def run_recipe(name, *, data=None, out=None, quick=False, resume=False, seed=Non
             if index >= start:
                 _run_step(ctx, checkpoint, index, step)
     ctx.log_prefix = ""
-    kinds.finish(ctx, budgets or {})
+    for done in record["steps"]:            # the files the steps wrote (int8 model, C array, hls/), by role
+        record["artifacts"].update(done.get("artifacts") or {})
+    kinds.finish(ctx, budgets)
     record["status"] = "complete"
     from .report.write import write_reports
     record["artifacts"].update({"report_json": "report.json", "report_html": "report.html",
@@ -154,7 +161,7 @@ class Checkpoint:
             for slot, model in ctx.models.items():
                 model.save_weights(str(tmp / f"{slot}.weights.h5"))
             state = {"fingerprint": self.fingerprint, "steps_done": steps_done, "trained": sorted(ctx.trained),
-                     "state": ctx.state, "steps": ctx.record["steps"]}
+                     "state": ctx.state, "steps": ctx.record["steps"], "checks": ctx.record.get("checks", [])}
             (tmp / "state.json").write_text(json.dumps(state, default=_plain))
 
     def mark_incomplete(self, ctx: Context):
@@ -179,7 +186,7 @@ class Checkpoint:
         for slot, model in ctx.models.items():
             model.load_weights(str(self.folder / f"{slot}.weights.h5"))
         ctx.trained, ctx.state = set(state["trained"]), state["state"]
-        ctx.record["steps"] = state["steps"]
+        ctx.record["steps"], ctx.record["checks"] = state["steps"], state.get("checks", [])
         ctx.log(f"resumed after step {done} of {len(ctx.recipe.steps)}")
         return done
 

@@ -160,17 +160,15 @@ def _steps(items, models, where) -> list[Step]:
 
 
 def _budgets(budgets: dict, where) -> dict:
-    out = {}
-    for k, v in budgets.items():
-        if isinstance(v, str):
-            try:
-                v = float(v)
-            except ValueError:
-                pass
-        if not isinstance(v, (int, float)) or isinstance(v, bool) or v <= 0:
-            raise BadInput(f"{where}: field 'budgets.{k}': must be a positive number, got {v!r}")
-        out[str(k)] = v
-    return out
+    """The recipe's limits, in the forms `--budget` takes (macs: 30e6, "accuracy>=": 0.8, min_accuracy: 0.8),
+    checked now so a typo fails before any training; realtime_sample_rate is a rule, not a figure (steps/kinds)."""
+    from .analysis.budgets import normalize
+
+    rate = budgets.get("realtime_sample_rate")
+    if rate is not None and (isinstance(rate, bool) or not isinstance(rate, (int, float)) or rate <= 0):
+        raise BadInput(f"{where}: field 'budgets.realtime_sample_rate': must be a positive number, got {rate!r}")
+    out = normalize({k: v for k, v in budgets.items() if k != "realtime_sample_rate"}, f"{where}: field budgets")
+    return {**out, **({"realtime_sample_rate": rate} if rate is not None else {})}
 
 
 def _quick(f: Fields, steps, models, where) -> dict:

@@ -120,3 +120,32 @@ def test_list_recipes_and_models(capsys):
     assert main(["list", "recipes"]) == 0 and main(["list", "models"]) == 0
     out = capsys.readouterr().out
     assert all(name in out for name in recipe_names()) and all(name in out for name, _ in list_models())
+
+
+def test_print_record_shows_each_figure_once_the_checks_and_the_files(capsys):
+    from compressor.analysis.budgets import check_row
+    from compressor.cli import _print_record
+    from compressor.figures import counted, measured
+
+    record = {"model": {"name": "kws"}, "target": {"name": "cortex-m4"}, "recipe": None, "budgets": [],
+              "warnings": [], "data": {"changes": ["in.npy: one input of shape (4, 3), read as a batch of 1"]},
+              "figures": {"macs": counted(1234, "MAC", "keras layers")},
+              "checks": [check_row("int8_max_error_lsb", "int8 vs Keras", measured(1.5, "LSB", "Keras vs TFLite"),
+                                   16, "<="),
+                         check_row("tflm_vs_tflite_lsb", "TFLite Micro vs TFLite", measured(0, "LSB", "TFLM"), 4,
+                                   "<=")],
+              "artifacts": {"model_int8.tflite": "model_int8.tflite", "hls_project": "hls/"}}
+    _print_record(record, "out/kws")
+    lines = capsys.readouterr().out.splitlines()
+    assert "data: in.npy: one input of shape (4, 3), read as a batch of 1" in lines
+    assert sum(line.split()[0] == "macs" for line in lines if line.strip()) == 1
+    checks = [line for line in lines if line.startswith(("int8 vs Keras", "TFLite Micro vs TFLite"))]
+    assert len(checks) == 2 and all("PASS" in line and "(check; measured)" in line for line in checks)
+    assert "1.5 LSB <=" in checks[0] and "16 LSB" in checks[0]       # the figure and its tolerance
+    files = lines[lines.index("files written to out/kws/:") + 1:][:2]
+    assert [line.split() for line in files] == [["model_int8.tflite", "out/kws/model_int8.tflite"],
+                                                ["hls_project", "out/kws/hls/"]]
+    # a recipe run printed its data changes when it loaded the data: not again
+    _print_record({**record, "recipe": {"name": "r"}})
+    out = capsys.readouterr().out
+    assert "data:" not in out and "files written (in the output folder):" in out and "  hls_project" in out

@@ -108,3 +108,10 @@ def test_data_arrays(tmp_path):
         data_arrays.load_inputs(tmp_path / "named.npz", (None, 4, 4))
     with pytest.raises(BadInput, match="no such data file"):
         data_arrays.load_inputs(tmp_path / "missing.npz", shape)
+    changes = []                                                     # what was changed is said, with counts
+    data_arrays.load_inputs(tmp_path / "one.npy", shape, changes)
+    assert changes == [f"{tmp_path / 'one.npy'}: one input of shape (4, 3), read as a batch of 1",
+                       f"{tmp_path / 'one.npy'}: converted 1 input from float64 to float32 (the model's input type)"]
+    changes = []
+    data_arrays.check_inputs(x.astype(np.float32), shape, "data", changes)
+    assert changes == []

@@ -16,6 +16,11 @@ KD_LOG_LOSS_MARGIN = 0.03   # nats: the distilled DCASE student's test log loss 
 KD_ACCURACY_SLACK = 0.03    # and its accuracy at most 3 points (9 of 300 clips) below
 
 
+# metric budgets given on the command line of some runs: a floor a run meets, and a ceiling it cannot
+RUN_BUDGETS = {"dcase_student_int8": ["min_accuracy=0.3", "max_metric_drop=0.05"],
+               "effects_gru_tor": ["esr<=0.01"]}
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     """name -> (exit code, record, output folder), each recipe run at most once, on first use."""
@@ -24,7 +29,8 @@ def runs(tmp_path_factory):
     def run(name):
         if name not in done:
             out = tmp_path_factory.mktemp(name)
-            code = main(["--recipe", name, "--quick", "--out", str(out)])
+            budgets = [arg for b in RUN_BUDGETS.get(name, []) for arg in ("--budget", b)]
+            code = main(["--recipe", name, "--quick", "--out", str(out), *budgets])
             done[name] = (code, json.loads((out / "report.json").read_text()), out)
         return done[name]
     return run
@@ -41,6 +47,7 @@ def test_recipe_runs_end_to_end_and_reports_each_step(runs, name):
     code, record, out = runs(name)
     assert code in (EXIT_OK, EXIT_BUDGET)
     assert (code == EXIT_BUDGET) == (record["verdict"] == "fail")
+    assert all(c["verdict"] == "pass" for c in record["checks"] if c["source"] == "check")
     assert record["status"] == "complete" and record["recipe"]["profile"] == "quick"
     planned = [s["name"] for s in record["recipe"]["steps"]]
     ran = [s["name"] for s in record["steps"]]
@@ -65,6 +72,9 @@ def test_mcu_recipes_write_a_checked_int8_model(runs, name):
     assert record["figures"]["arena_bytes"]["provenance"] == "measured"
     ptq = next(s for s in record["steps"] if s["kind"] == "ptq")
     assert ptq["metrics"]["tflm_vs_tflite_lsb"]["value"] <= TFLM_MAX_DIFF_LSB
+    # report.json lists every file written, the steps' beside the reports
+    assert {"tflite": "model_int8.tflite", "c_array": "model_data.cc", "c_header": "model_data.h",
+            "report_json": "report.json"}.items() <= record["artifacts"].items()
 
 
 def test_dcase_distilled_student_beats_the_student_alone_and_int8_keeps_accuracy(runs):
@@ -88,12 +98,41 @@ def test_dcase_distilled_student_beats_the_student_alone_and_int8_keeps_accuracy
 
 
 def test_effects_reports_teacher_student_and_tor_esr(runs):
-    _, record, _ = runs("effects_gru_tor")
+    code, record, _ = runs("effects_gru_tor")
     for step in ("train_teacher", "train_student_no_kd", "distill_tor"):
         assert 0 < metric(record, step, "esr") < 2
     assert 0 < metric(record, "ptq", "int8_streaming_esr") < 2
     rate = {b["name"]: b for b in record["budgets"]}["mac_rate"]
     assert rate["value"] == record["figures"]["macs"]["value"] * 44100
+    # the run's own metric ceiling (esr <= 0.01, RUN_BUDGETS) cannot hold: the run ends in exit 3
+    esr = next(b for b in record["budgets"] if b["name"] == "esr")
+    assert esr["source"] == "cli" and esr["verdict"] == "fail" and code == EXIT_BUDGET
+    assert esr["value"] == metric(record, "distill_tor", "esr")       # the delivered student's, not the teacher's
+
+
+def test_a_delivered_model_worse_than_its_comparison_carries_a_warning_row(runs):
+    _, record, out = runs("effects_gru_tor")
+    tor, alone = metric(record, "distill_tor", "esr"), metric(record, "train_student_no_kd", "esr")
+    warnings = [c for c in record["checks"] if c["source"] == "comparison"]
+    if tor > alone * 1.01:          # the TOR student is measurably worse than the same GRU trained alone
+        assert [(w["verdict"], w["value"], w["limit"]) for w in warnings] == [("warn", tor, alone)]
+        summary = (out / "summary.md").read_text()
+        assert f"{tor:.4g}" in summary and f"{alone:.4g}" in summary
+    else:
+        assert warnings == []
+
+
+def test_metric_budgets_gate_a_run_and_compress_check(runs, capsys):
+    code, record, out = runs("dcase_student_int8")
+    assert code == EXIT_OK              # min_accuracy=0.3 and max_metric_drop=0.05 hold (RUN_BUDGETS)
+    rows = {(b["name"], b["op"]): b for b in record["budgets"] if b["source"] == "cli"}
+    assert rows[("accuracy", ">=")]["value"] == metric(record, "distill", "accuracy")
+    drop = metric(record, "ptq", "float_accuracy") - metric(record, "ptq", "int8_accuracy")
+    assert rows[("metric_drop", "<=")]["value"] == pytest.approx(drop)
+    report = str(out / "report.json")
+    assert main(["check", report, "--budget", "accuracy>=0.99"]) == EXIT_BUDGET
+    assert main(["check", report, "--budget", "log_loss<=0.01"]) == EXIT_BUDGET
+    assert main(["check", report, "--budget", "accuracy>=0.3", "--budget", "max_metric_drop=0.05"]) == EXIT_OK
 
 
 def test_cae_ternary_quality_sparsity_energy_and_hls(runs):
@@ -105,6 +144,7 @@ def test_cae_ternary_quality_sparsity_energy_and_hls(runs):
     ratio = metric(record, "energy", "energy_ratio")
     assert 0 < ratio < 1                               # ternary kernels and 4-bit activations cost less than Model 1
     assert list((out / "hls").rglob("*.so")), "compiled C-simulation library"
+    assert record["artifacts"]["hls_project"] == "hls/"
     assert metric(record, "export_hls", "csim_max_error_lsb") <= 128
     assert {"LUT", "DSP", "BRAM_18K"} <= set(record["figures"])
     assert any(layer.get("energy_pj") for layer in record["layers"])

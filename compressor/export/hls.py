@@ -8,9 +8,14 @@ unquantized output) is sized from the data's range. The project is written, comp
 folder that replaces out_dir only when the C simulation agrees with QKeras within tolerance.
 """
 
+import contextlib
 import copy
+import io
 import math
+import re
+import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -278,14 +283,18 @@ def export_hls(qmodel, target, out_dir, x_test, *, io_type=None, backend=None, s
     timings = {}
     with staged_dir(out_dir) as stage:
         t0 = time.perf_counter()
-        hls_model = hls4ml.converters.convert_from_keras_model(
-            model, hls_config=cfg, output_dir=str(stage), project_name=project_name, io_type=io_type,
-            backend=backend, part=target.part, clock_period=round(1000.0 / target.clock_mhz, 3))
+        chatter = []                             # hls4ml's prints and warnings: turned into notes below
+        with quiet_hls4ml(chatter):
+            hls_model = hls4ml.converters.convert_from_keras_model(
+                model, hls_config=cfg, output_dir=str(stage), project_name=project_name, io_type=io_type,
+                backend=backend, part=target.part, clock_period=round(1000.0 / target.clock_mhz, 3))
         timings["convert_s"] = time.perf_counter() - t0
         set_output_precision(hls_model, model, x_test)
         match_resize_types(hls_model)
         t0 = time.perf_counter()
-        hls_model.compile()                      # writes the project, then g++ builds the C simulation library
+        with quiet_hls4ml(chatter):
+            hls_model.compile()                  # writes the project, then g++ builds the C simulation library
+        notes += hls4ml_notes(chatter)
         timings["write_compile_s"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         y_hls = np.asarray(hls_model.predict(x_test)).reshape(len(x_test), -1)
@@ -297,15 +306,14 @@ def export_hls(qmodel, target, out_dir, x_test, *, io_type=None, backend=None, s
         metrics = compare_outputs(y_q, y_hls, lsb_of(_precision_of(hls_model)), task, y_test)
         metrics["output_precision"] = str(_precision_of(hls_model))
         metrics["input_precision"] = str(list(hls_model.get_layers())[0].get_output_variable().type.precision)
-        failed = (metrics["max_error_lsb"] > tolerance_lsb if task == "regression"
-                  else metrics["agreement"] < min_agreement)
-        if failed:
+        check = csim_check(metrics, task, tolerance_lsb, min_agreement, len(x_test))
+        if not check["passed"]:
             where = locate_divergence(model, hls_model, x_grid[:4])
             what = (f"max error {metrics['max_error_lsb']:.1f} LSB > {tolerance_lsb}" if task == "regression"
                     else f"class agreement {metrics['agreement']:.3f} < {min_agreement}")
             err = VerificationFailed(f"hls4ml C simulation disagrees with the QKeras model: {what}; "
                                      f"first divergent layer: {where['first'] or 'none found'}")
-            err.trace = where["layers"]
+            err.trace, err.check = where["layers"], check
             raise err
         _fix_output_dir(stage, out_dir)
     record_cfg = {
@@ -330,7 +338,20 @@ def export_hls(qmodel, target, out_dir, x_test, *, io_type=None, backend=None, s
         if "mse_hls" in metrics:
             figures["csim_mse"] = measured(metrics["mse_hls"], "", CSIM_BY)
     return {"project_dir": str(out_dir), "config": record_cfg, "metrics": metrics, "figures": figures,
-            "resources": estimate, "timings": timings, "notes": notes, "n_inputs": int(len(x_test))}
+            "resources": estimate, "timings": timings, "notes": notes, "n_inputs": int(len(x_test)),
+            "check": check}
+
+
+def csim_check(metrics, task, tolerance_lsb, min_agreement, n) -> dict:
+    """The C simulation's proof as a verdict row's parts: the figure, its tolerance and which way it holds."""
+    by = f"{CSIM_BY}, {n} inputs"
+    if task == "regression":
+        fig, limit, op = measured(metrics["max_error_lsb"], "LSB", by), tolerance_lsb, "<="
+        passed = metrics["max_error_lsb"] <= tolerance_lsb
+    else:
+        fig, limit, op = measured(metrics["agreement"], "fraction", by), min_agreement, ">="
+        passed = metrics["agreement"] >= min_agreement
+    return {"figure": fig, "limit": limit, "op": op, "passed": bool(passed)}
 
 
 def compare_outputs(y_ref, y_hls, lsb, task, y_true=None) -> dict:
@@ -355,7 +376,8 @@ def compare_outputs(y_ref, y_hls, lsb, task, y_true=None) -> dict:
 def locate_divergence(model, hls_model, x) -> dict:
     """Layer-by-layer: hls4ml's trace of the C simulation against the Keras layer outputs, each error in LSBs of
     that layer's hls4ml output precision; `first` names the first layer beyond 4 LSB."""
-    _, trace = hls_model.trace(np.ascontiguousarray(x))
+    with quiet_hls4ml([]):                      # "Recompiling ... with tracing"
+        _, trace = hls_model.trace(np.ascontiguousarray(x))
     keras_out = layer_outputs(model, x)
     # hls4ml's passes split a Keras layer (c1 -> c1, c1_alpha, c1_linear): its output is the last of those.
     last_of = {}
@@ -377,6 +399,55 @@ def locate_divergence(model, hls_model, x) -> dict:
         if first is None and err / lsb > 4:
             first = f"{kname} ({err:.4g} = {err / lsb:.1f} LSB of {precision})"
     return {"first": first, "layers": rows}
+
+
+@contextlib.contextmanager
+def quiet_hls4ml(lines: list):
+    """hls4ml prints per-layer warnings (e.g. 'WARNING: Invalid ReuseFactor=3 in layer "fc1"...') and raises Python
+    warnings: they go into `lines`, not the terminal, for hls4ml_notes to say once in our words. If the block fails,
+    what was captured goes to stderr: on a failed compile hls4ml prints g++'s errors just before raising."""
+    out = io.StringIO()
+    caught = []
+    try:
+        with contextlib.redirect_stdout(out), warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            yield
+    except Exception:
+        sys.stderr.write(out.getvalue())
+        raise
+    finally:
+        lines += out.getvalue().splitlines()
+        lines += [f"WARNING: {w.message}" for w in caught if "hls4ml" in str(w.filename)]  # not Keras' own
+
+
+INVALID_REUSE = re.compile(r'Invalid ReuseFactor=(\d+) in layer "([^"]*)"\.?\s*Using ReuseFactor=(\d+)')
+
+
+def hls4ml_notes(lines) -> list:
+    """The notes hls4ml's captured output deserves: one for the reuse factors it moved to valid values (the
+    per-layer values are in config.reuse_factors_used), one for any other warning; its progress chatter is dropped."""
+    moved = {}
+    others = []
+    for line in lines:
+        found = INVALID_REUSE.search(line)
+        if found:
+            moved[found.group(2)] = (int(found.group(1)), int(found.group(3)))
+        elif "WARNING" in line:
+            text = line.split("WARNING", 1)[1].lstrip(":! ").strip()
+            if text and text not in others:
+                others.append(text)
+    notes = []
+    if moved:
+        groups = {}
+        for layer, change in moved.items():
+            groups.setdefault(change, []).append(layer)
+        how = "; ".join(f"{a} -> {u} in " + (", ".join(names) if len(names) <= 3 else f"{len(names)} layers")
+                        for (a, u), names in sorted(groups.items()))
+        notes.append(f"hls4ml adjusted the reuse factor of {len(moved)} layer{'s' if len(moved) > 1 else ''} to "
+                     f"the nearest valid value ({how}; see config.reuse_factors_used)")
+    if others:
+        notes.append(f"hls4ml warned: {'; '.join(others)}")
+    return notes
 
 
 def _fix_output_dir(stage, out_dir):

@@ -26,15 +26,27 @@ def captured_stderr():
             text.append(f.read().decode(errors="replace"))
 
 
+HOST_ARENA_BYTES = 4 * 1024 * 1024   # the host interpreter's first arena; the arena measured is what the model uses
+
+
 def load(tflite_bytes):
-    """A TFLM interpreter; an operator TFLM has no kernel for raises UnsupportedLayer naming it."""
+    """A TFLM interpreter; an operator TFLM has no kernel for raises UnsupportedLayer naming it.
+
+    The runtime's default arena is 10x the flatbuffer, too small for a model with few weights and large activations
+    (a raw-waveform input): when TFLM reports how many bytes are missing, try again with that much more."""
     from tflite_micro.python.tflite_micro import runtime
 
-    with captured_stderr() as log:
-        try:
-            return runtime.Interpreter.from_bytes(bytes(tflite_bytes))
-        except RuntimeError as e:
-            error = e
+    size = max(10 * len(tflite_bytes), HOST_ARENA_BYTES)
+    for _ in range(3):
+        with captured_stderr() as log:
+            try:
+                return runtime.Interpreter.from_bytes(bytes(tflite_bytes), arena_size=size)
+            except RuntimeError as e:
+                error = e
+        short = re.search(r"missing: (\d+)", log[0])
+        if not short:
+            break
+        size += int(short.group(1)) + 64 * 1024
     missing = re.findall(r"opcode '([^']+)'", log[0])
     if missing:
         raise UnsupportedLayer(f"TFLite Micro has no kernel for operator {missing[0]}") from None

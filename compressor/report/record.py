@@ -20,9 +20,12 @@ Schema `compressor.report/1` (documented field by field in docs/report-schema.md
                 (keys a model kind cannot have are omitted)
     figures     headline figures, name -> figure (see compressor.figures): params, macs, weights_bytes,
                 flash_bytes, arena_bytes, latency_s, energy_j, energy_pj, LUT, FF, DSP, BRAM_18K ...
-    budgets     [{name, limit, value, unit, margin, verdict: pass|fail, provenance, by, source: target|recipe|cli}]
-                margin = (limit - value) / limit, negative when the budget fails
-    verdict     "pass" | "fail" | null (no budgets)
+    budgets     [{name, limit, op: <=|>=, value, unit, margin, verdict: pass|fail, provenance, by,
+                  source: target|recipe|cli}]; margin: headroom / |limit|, negative when the budget fails
+    checks      [{name, title, limit, op, value, unit, margin, verdict: pass|fail|warn, provenance, by,
+                  source: check|comparison, note}]: the proofs the run made (int8 vs Keras, TFLM vs TFLite,
+                C-sim vs QKeras) and warnings where the delivered model is worse than the recipe's comparison
+    verdict     "unverified" (a check failed) | "fail" (a budget failed) | "pass" | null (nothing judged)
     artifacts   role -> path relative to the output folder (model_int8.tflite, model_data.cc, hls/ ...)
     views       data for the family's pictures, small enough to inline:
                 spectrograms {original, float, compressed, generated: 2-D lists}, waveforms {sample_rate, input,
@@ -67,6 +70,7 @@ def new_record(command=None) -> dict:
         "layers": [],
         "figures": {},
         "budgets": [],
+        "checks": [],
         "verdict": None,
         "artifacts": {},
         "views": {},

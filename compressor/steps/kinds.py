@@ -9,7 +9,8 @@ that a resumed run replays before loading the checkpointed weights.
 import numpy as np
 
 from .. import figures, zoo
-from ..errors import BadInput
+from . import outcome
+from ..errors import BadInput, VerificationFailed
 from ..graph import fresh_copy
 from ..recipe import STEP_KINDS
 from ..schema import Fields
@@ -361,8 +362,8 @@ def _ptq(ctx, step, params):
     device, x_cal, x_verify, note = device_form(ctx, step, model)
     before = len(ctx.record["steps"])
     classifier = ctx.data.task == "classification"
-    tflite_bytes, failures = int8_export(device, x_cal[:params["calibration_samples"]], x_verify, ctx.target,
-                                         ctx.record, classifier=classifier, data_label=f"{ctx.data.name}")
+    tflite_bytes, _ = int8_export(device, x_cal[:params["calibration_samples"]], x_verify, ctx.target,
+                                  ctx.record, classifier=classifier, data_label=f"{ctx.data.name}")
     sub_steps = ctx.record["steps"][before:]          # int8_export's conversion and verification, kept in here
     del ctx.record["steps"][before:]
     metrics = {k: v for sub in sub_steps for k, v in sub["metrics"].items()}
@@ -391,7 +392,6 @@ def _ptq(ctx, step, params):
     atomic.write_bytes(ctx.out / "model_int8.tflite", tflite_bytes)
     carray.write_c_array(tflite_bytes, ctx.out)
     ctx.state["tflite"] = "model_int8.tflite"
-    ctx.state["verify_failures"] = failures
     notes = [n for sub in sub_steps for n in sub.get("notes", [])] + ([note] if note else [])
     return {"metrics": metrics, "notes": notes,
             "artifacts": {"tflite": "model_int8.tflite", "c_array": "model_data.cc", "c_header": "model_data.h"}}
@@ -434,7 +434,12 @@ def _export_hls(ctx, step, params):
         options["tolerance_lsb"] = params["tolerance_lsb"]
     task = "classification" if ctx.data.task == "classification" else "regression"
     y_true = ctx.data.y_test[:n] if task == "classification" else None
-    result = export_hls(part, ctx.target, ctx.out / "hls", x[:n], task=task, y_test=y_true, **options)
+    try:
+        result = export_hls(part, ctx.target, ctx.out / "hls", x[:n], task=task, y_test=y_true, **options)
+    except VerificationFailed as err:   # no project is written; the run goes on to its reports, unverified
+        ctx.record.setdefault("checks", []).append(_csim_row(err.check, note=str(err)))
+        return {"metrics": {}, "notes": [str(err)]}
+    ctx.record.setdefault("checks", []).append(_csim_row(result["check"]))
     ctx.state["hls"] = {"slot": step.model, "submodel": params["submodel"], "config": result["config"],
                         "project_dir": "hls",
                         "x_sample": x[:8].tolist()}
@@ -444,6 +449,12 @@ def _export_hls(ctx, step, params):
     return {"metrics": metrics, "notes": result["notes"] + [result["config"]["schedule_reason"]],
             "config": {k: v for k, v in result["config"].items() if k != "hls4ml_config"},
             "artifacts": {"hls_project": "hls/"}}
+
+
+def _csim_row(check, note=None):
+    from ..analysis.budgets import check_row
+    return check_row("csim_vs_qkeras", "hls4ml C-sim vs QKeras", check["figure"], check["limit"], check["op"],
+                     note=note)
 
 
 def _energy(ctx, step, params):
@@ -555,16 +566,11 @@ def finish(ctx, cli_budgets):
         limits["recipe"]["mac_rate"] = ctx.target.macs_per_second
     if ctx.target.kind == "fpga":  # resources the estimate could not size are warned about, not judged
         limits["target"] = {k: v for k, v in limits["target"].items() if k in record["figures"]}
-    rules.apply(record, limits)
+    record["figures"].update(outcome.headline_metrics(record["steps"], ctx.recipe.deliver))
+    record.setdefault("checks", []).extend(
+        outcome.quality_rows(record["steps"], ctx.recipe.deliver, outcome.comparisons(ctx.recipe), d.task))
+    rules.apply(record, limits)     # a failed check (int8, TFLM, C-sim) makes the verdict "unverified"
     record["views"] = _views(ctx)
-    failures = ctx.state.get("verify_failures")
-    if failures:
-        from ..errors import VerificationFailed
-        record["status"] = "complete"
-        from ..report.write import write_reports
-        write_reports(record, ctx.out)
-        raise VerificationFailed(f"recipe {ctx.recipe.name}: int8 verification failed: {'; '.join(failures)} "
-                                 f"(report in {ctx.out})")
 
 
 def _finish_fpga(ctx):
