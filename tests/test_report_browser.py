@@ -2,16 +2,18 @@
 console errors and no network requests, shows report.json's verdict, and every picture decodes. Screenshots land in
 tests/artifacts/ for a person to look at."""
 
+import contextlib
 import json
 import shutil
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
 import pytest
 import websocket
 
-from compressor.report import html
+from compressor.report import html, summary
 
 pytestmark = pytest.mark.browser
 
@@ -66,28 +68,49 @@ class DevTools:
         return self.call("Runtime.evaluate", expression=expression, returnByValue=True)["result"].get("value")
 
 
+@contextlib.contextmanager
+def chromium_page():
+    """A headless chromium with one page, driven over DevTools; the browser ends with the block."""
+    with tempfile.TemporaryDirectory(prefix="chromium-profile-") as profile:
+        process = subprocess.Popen([_chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "about:blank"],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            port_file = Path(profile) / "DevToolsActivePort"  # chromium writes the port it chose here
+            deadline = time.monotonic() + 60
+            while not (port_file.exists() and port_file.read_text().strip()) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            port = port_file.read_text().split()[0]
+            from urllib.request import urlopen
+            pages = json.loads(urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10).read())
+            page = DevTools(next(p["webSocketDebuggerUrl"] for p in pages if p.get("type") == "page"))
+            for domain in ("Page", "Runtime", "Log", "Network"):
+                page.call(f"{domain}.enable")
+            page.call("Emulation.setDeviceMetricsOverride", width=1200, height=900, deviceScaleFactor=1,
+                      mobile=False)
+            yield page
+            page.ws.close()
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+
+
 @pytest.fixture(scope="module")
-def browser(tmp_path_factory):
-    profile = tmp_path_factory.mktemp("chromium-profile")
-    process = subprocess.Popen([_chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "about:blank"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        port_file = profile / "DevToolsActivePort"  # chromium writes the port it chose here
-        deadline = time.monotonic() + 60
-        while not (port_file.exists() and port_file.read_text().strip()) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        port = port_file.read_text().split()[0]
-        from urllib.request import urlopen
-        pages = json.loads(urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10).read())
-        page = DevTools(next(p["webSocketDebuggerUrl"] for p in pages if p.get("type") == "page"))
-        for domain in ("Page", "Runtime", "Log", "Network"):
-            page.call(f"{domain}.enable")
-        page.call("Emulation.setDeviceMetricsOverride", width=1200, height=900, deviceScaleFactor=1, mobile=False)
+def browser():
+    with chromium_page() as page:
         yield page
-        page.ws.close()
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+
+
+def banner_of(html_path, browser=None):
+    """(data-verdict, text, computed background colour) of a report.html's verdict banner as chromium shows it, e.g.
+    ("unverified", "UNVERIFIED\nFailed check: ...", "rgb(207, 34, 46)"). Other tests import it to judge a real run's
+    page; without `browser` (this module's fixture) it starts a chromium of its own."""
+    if browser is None:
+        with chromium_page() as page:
+            return banner_of(html_path, page)
+    browser.call("Page.navigate", url=Path(html_path).resolve().as_uri())
+    browser.wait_for("Page.loadEventFired")
+    return tuple(browser.evaluate("(b => [b.dataset.verdict, b.innerText, getComputedStyle(b).backgroundColor])"
+                                  "(document.getElementById('verdict'))"))
 
 
 def _problems(events):
@@ -125,10 +148,11 @@ def test_report_opens_cleanly_and_shows_the_verdict(browser, name, tmp_path):
     shown = browser.evaluate("document.getElementById('verdict').dataset.verdict")
     assert shown == (record["verdict"] or "none")
     assert browser.evaluate("document.querySelector('#verdict .word').textContent") == (
-        {"pass": "PASS", "fail": "FAIL"}.get(record["verdict"], "NO BUDGETS"))
+        summary.verdict_word(record["verdict"]))
     images = browser.evaluate("Array.from(document.images).map(i => [i.alt, i.complete && i.naturalWidth > 0])")
     assert len(images) == page.count("<img ") and all(ok for _, ok in images), images
-    failing = browser.evaluate("Array.from(document.querySelectorAll('.gauge.fail')).map(g => g.dataset.budget)")
+    failing = browser.evaluate(
+        "Array.from(document.querySelectorAll('.gauge.fail[data-budget]')).map(g => g.dataset.budget)")
     assert failing == [b["name"] for b in record["budgets"] if b["verdict"] == "fail"]
 
     ARTIFACTS.mkdir(exist_ok=True)
@@ -138,6 +162,20 @@ def test_report_opens_cleanly_and_shows_the_verdict(browser, name, tmp_path):
     import base64
     (ARTIFACTS / f"report_{name}.png").write_bytes(base64.b64decode(shot["data"]))
     assert (ARTIFACTS / f"report_{name}.png").stat().st_size > 10_000
+
+
+def test_unverified_banner_is_red_and_names_the_check(browser, tmp_path):
+    """A failed proof shows in the failing colour, however well the budgets did (they all hold in this record)."""
+    shown = {}
+    for name in ("unverified", "dcase", "mae"):  # unverified, fail, pass
+        page_file = tmp_path / f"{name}.html"
+        page_file.write_text(html.render(json.loads((FIXTURES / f"{name}.json").read_text())), encoding="utf-8")
+        shown[name] = banner_of(page_file, browser)
+    verdict, text, colour = shown["unverified"]
+    assert verdict == "unverified" and text.startswith("UNVERIFIED")
+    assert "Failed check: int8 vs Keras: 18.5 LSB > 16 LSB." in text
+    assert colour == shown["dcase"][2] == "rgb(207, 34, 46)"  # --fail, the failing banner's colour
+    assert colour != shown["mae"][2]
 
 
 def test_the_check_catches_console_errors_and_network_requests(browser, tmp_path):

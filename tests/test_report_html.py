@@ -1,5 +1,5 @@
 """report.html from records: each family's pictures, robustness to missing or malformed data, provenance shown,
-nothing fetched from the network, a failing budget that stands out."""
+nothing fetched from the network, a failing budget or check that stands out, never green while a row is red."""
 
 import copy
 import json
@@ -21,6 +21,7 @@ FAMILY_SECTIONS = {  # the pictures a person expects for each family
     "mae": ["probe", "steps"],
     "speech": ["confusion", "steps"],
     "speech_analyze": [],
+    "unverified": [],
 }
 
 
@@ -80,6 +81,85 @@ def test_failed_budget_stands_out(pages):
     assert len(gauges) == len(record["budgets"])
     verdict_text = re.search(r'id="verdict".*?</div>', pages["dcase"], re.S).group(0)
     assert "FAIL" in verdict_text and "latency_s" in verdict_text
+
+
+def verdict_div(page):
+    return re.search(r'<div class="verdict (\w+)" id="verdict" data-verdict="(\w+)">(.*?)</div>', page, re.S).groups()
+
+
+def gauge_of(page, attribute, name, nth=0):
+    return re.findall(rf'<div class="gauge \w+" data-{attribute}="{name}".*?(?=<div class="gauge |</section>)', page,
+                      re.S)[nth]
+
+
+def test_unverified_banner_names_the_failed_check(pages):
+    kind, verdict, text = verdict_div(pages["unverified"])
+    assert (kind, verdict) == ("fail", "unverified")  # the failing colour, the record's word
+    assert "UNVERIFIED" in text and "Failed check: int8 vs Keras: 18.5 LSB &gt; 16 LSB." in text
+    check = gauge_of(pages["unverified"], "check", "int8_vs_keras_max_error_lsb")
+    assert check.startswith('<div class="gauge fail"') and ">int8 vs Keras</span>" in check
+    assert "18.5 LSB &gt; 16 LSB</span> · 116% of limit · margin -15.6%" in check
+    agreement = gauge_of(pages["unverified"], "check", "int8_vs_keras_top1_agreement")
+    assert agreement.startswith('<div class="gauge pass"') and "0.98 ≥ 0.95</span> · 103% of floor" in agreement
+    assert re.search(r'<section id="budgets"><h2>Checks and budgets</h2>', pages["unverified"])
+
+
+def test_a_pass_record_with_a_failed_check_is_not_shown_green():
+    record = load("mae")
+    record["checks"] = [load("unverified")["checks"][0]]
+    assert record["verdict"] == "pass"  # the producer never writes this; the page must not believe it
+    kind, verdict, text = verdict_div(html.render(record))
+    assert (kind, verdict) == ("fail", "unverified") and "int8 vs Keras" in text
+
+
+def test_warn_row_in_the_warning_colour_with_both_figures():
+    record = load("mae")
+    record["checks"] = [{"name": "probe_accuracy", "title": "probe accuracy vs the recipe's comparison",
+                         "value": 0.58, "limit": 0.6, "op": ">=", "unit": "fraction", "margin": -0.0333,
+                         "verdict": "warn", "provenance": "measured", "by": "linear probe", "source": "comparison",
+                         "note": "delivered 0.58 vs 0.6 for the comparison the recipe trained"}]
+    page = html.render(record)
+    assert verdict_div(page)[:2] == ("pass", "pass")  # a warning never changes the verdict
+    assert "1 quality warning(s) below." in verdict_div(page)[2]
+    row = gauge_of(page, "check", "probe_accuracy")
+    assert row.startswith('<div class="gauge warn"') and '<div class="fill warn"' in row
+    assert "0.58 &lt; 0.6" in row and "delivered 0.58 vs 0.6 for the comparison the recipe trained" in row
+
+
+def test_users_budget_beside_the_boards():
+    record = load("dcase")
+    board = next(b for b in record["budgets"] if b["name"] == "arena_bytes")
+    record["budgets"] = [board, board | {"limit": 65536, "margin": -0.043, "verdict": "fail", "source": "cli"}]
+    page = html.render(record)
+    target, cli = gauge_of(page, "budget", "arena_bytes", 0), gauge_of(page, "budget", "arena_bytes", 1)
+    assert target.startswith('<div class="gauge pass"') and "from target" in target
+    assert cli.startswith('<div class="gauge fail"') and "from cli" in cli and "66.8 KiB &gt; 64 KiB" in cli
+
+
+@pytest.mark.parametrize("value, verdict, width, text", [
+    (0.375, "fail", "75.0", "0.375 &lt; 0.4</span> · 94% of floor"),
+    (0.45, "pass", "90.0", "0.45 ≥ 0.4</span> · 112% of floor")])
+def test_a_floor_fills_towards_its_mark(value, verdict, width, text):
+    record = load("dcase")
+    record["budgets"] = [{"name": "accuracy", "limit": 0.4, "op": ">=", "value": value, "unit": "fraction",
+                          "margin": (value - 0.4) / 0.4, "verdict": verdict, "provenance": "measured",
+                          "by": "test set", "source": "recipe"}]
+    row = gauge_of(html.render(record), "budget", "accuracy")
+    # the mark (the floor) sits at 80%: a failing floor stops short of it, a passing one reaches past
+    assert f'<div class="fill {verdict}" style="width:{width}%">' in row
+    assert '<div class="limit" style="left:80.0%">' in row
+    assert text in row
+
+
+def test_old_record_without_checks_or_op(pages):
+    record = load("speech_analyze")
+    assert "checks" not in record and all("op" not in b for b in record["budgets"])
+    assert verdict_div(pages["speech_analyze"])[:2] == ("pass", "pass")
+    assert "<h2>Budgets</h2>" in pages["speech_analyze"] and "data-check" not in pages["speech_analyze"]
+    assert "627 KiB ≤ 2 MiB</span> · 31% of limit" in gauge_of(pages["speech_analyze"], "budget", "flash_bytes")
+    record["budgets"][0].update(margin=None, limit=0)  # margin may be null (a limit of 0): no bar, still a verdict
+    row = gauge_of(html.render(record), "budget", "flash_bytes")
+    assert 'style="width:0.0%"' in row and "margin -" in row
 
 
 def test_every_headline_figure_shows_its_provenance(pages):

@@ -8,7 +8,8 @@ shows a one-line note instead of breaking the page.
 from html import escape
 
 from . import charts
-from .summary import PROVENANCE_WORDS, figure_parts, format_figure, format_margin, format_value, verdict_word
+from .summary import (PROVENANCE_WORDS, compare_text, failed_budgets, figure_parts, format_figure, format_margin,
+                      format_value, is_floor, row_title, rows_of, shown_verdict, verdict_reason, verdict_word)
 from .templates import STYLE
 
 
@@ -82,46 +83,58 @@ def status_banner(record) -> str:
 
 
 def verdict_block(record) -> str:
-    verdict = record.get("verdict")
-    budgets = [b for b in _list(record.get("budgets")) if isinstance(b, dict)]
-    failed = [b for b in budgets if b.get("verdict") == "fail"]
-    if verdict == "pass":
-        text = f"Every budget holds ({len(budgets)} of {len(budgets)})."
+    verdict = shown_verdict(record)
+    budgets, checks = rows_of(record, "budgets"), rows_of(record, "checks")
+    reason = verdict_reason(record)
+    why = f"{reason[0].upper()}{reason[1:]}. " if reason else ""
+    if verdict == "unverified":
+        text = why + "The exported model differs from its source beyond tolerance, whatever the budgets say."
     elif verdict == "fail":
-        names = ", ".join(_e(b.get("name", "?")) for b in failed)
-        text = f"{len(failed)} of {len(budgets)} budgets fail" + (f": {names}." if names else ".")
+        held = len(budgets) - len(failed_budgets(record))
+        text = why + f"{held} of {len(budgets)} budgets hold."
+    elif verdict == "pass":
+        proofs = [c for c in checks if c.get("verdict") != "warn"]
+        text = " ".join(f"Every {what} ({len(rows)} of {len(rows)})."
+                        for what, rows in (("check passes", proofs), ("budget holds", budgets)) if rows)
     else:
         text = "No budgets were set, so there is nothing to judge."
-    kind = verdict if verdict in ("pass", "fail") else "none"
-    return (f'<div class="verdict {kind}" id="verdict" data-verdict="{kind}">'
-            f'<span class="word">{verdict_word(verdict)}</span><span class="why">{text}</span></div>')
+    warns = sum(c.get("verdict") == "warn" for c in checks)
+    text += f" {warns} quality warning(s) below." if warns else ""
+    kind = {"pass": "pass", "fail": "fail", "unverified": "fail"}.get(verdict, "none")  # unverified: failing colour
+    return (f'<div class="verdict {kind}" id="verdict" data-verdict="{verdict or "none"}">'
+            f'<span class="word">{verdict_word(verdict)}</span><span class="why">{_e(text)}</span></div>')
+
+
+def gauge(row, attribute) -> str:
+    """One bar: the figure against its limit (the mark). A ceiling (<=) holds while the fill stays left of the mark,
+    a floor (>=) once the fill reaches past it; a row with no positive limit shows no fill, only its verdict."""
+    value, limit = _number(row.get("value")), _number(row.get("limit"))
+    used = value / limit if value is not None and limit is not None and limit > 0 else None
+    width = 0 if used is None else max(0.0, min(used, 1.25)) / 1.25 * 100
+    kind = row.get("verdict") if row.get("verdict") in ("pass", "fail", "warn") else "none"
+    margin = _number(row.get("margin"))
+    level = "near" if kind == "pass" and margin is not None and margin < 0.1 else kind
+    used_text = "-" if used is None else f"{used:.0%} of {'floor' if is_floor(row) else 'limit'}"
+    source = f'<span class="src">from {_e(row["source"])}</span>' if attribute == "budget" and row.get("source") else ""
+    note = f'<span class="rownote">{_e(row["note"])}</span>' if row.get("note") else ""
+    name = row.get("name")
+    what = label(name or "?") if attribute == "budget" else f'<span title="{_e(name)}">{_e(row_title(row))}</span>'
+    return (f'<div class="gauge {kind}" data-{attribute}="{_e(name)}" data-verdict="{kind}">'
+            f'<div class="label"><b>{what}</b> {source}</div>'
+            f'<div class="bar" title="{_e(used_text)}"><div class="fill {level}" style="width:{width:.1f}%"></div>'
+            f'<div class="limit" style="left:{100 / 1.25:.1f}%"></div></div>'
+            f'<div class="figs"><span class="num">{_e(compare_text(row))}</span> · {_e(used_text)} · '
+            f'margin {_e(format_margin(row.get("margin")))} {tag(row.get("provenance"), row.get("by"))}'
+            f'<span class="badge {kind}">{_e(row.get("verdict", "-"))}</span>{note}</div></div>')
 
 
 def gauges(record) -> str:
-    """One bar per budget: how much of the limit the figure uses (the mark is the limit)."""
-    rows = []
-    for b in _list(record.get("budgets")):
-        if not isinstance(b, dict):
-            continue
-        value, limit, unit = _number(b.get("value")), _number(b.get("limit")), b.get("unit") or ""
-        used = value / limit if value is not None and limit else None
-        width = 0 if used is None else max(0.0, min(used, 1.25)) / 1.25 * 100
-        kind = {"pass": "pass", "fail": "fail"}.get(b.get("verdict"), "none")
-        level = "near" if kind == "pass" and used is not None and used > 0.9 else kind
-        used_text = "-" if used is None else f"{used:.0%} of limit"
-        source = f'<span class="src">from {_e(b["source"])}</span>' if b.get("source") else ""
-        rows.append(
-            f'<div class="gauge {kind}" data-budget="{_e(b.get("name"))}" data-verdict="{kind}">'
-            f'<div class="label"><b>{label(b.get("name", "?"))}</b> {source}</div>'
-            f'<div class="bar" title="{_e(used_text)}"><div class="fill {level}" style="width:{width:.1f}%"></div>'
-            f'<div class="limit" style="left:{100 / 1.25:.1f}%"></div></div>'
-            f'<div class="figs"><span class="num">{_e(format_value(value, unit))}</span> of '
-            f'{_e(format_value(limit, unit))} · {_e(used_text)} · margin {_e(format_margin(b.get("margin")))} '
-            f'{tag(b.get("provenance"), b.get("by"))}<span class="badge {kind}">{_e(b.get("verdict", "-"))}</span>'
-            f"</div></div>")
-    return section("Budgets", "".join(rows), "budgets",
-                   "The bar shows the figure against its limit (the dark mark); margin is the headroom left, "
-                   "negative when over.")
+    """The checks (proofs of the exported model, and quality warnings) first, then one bar per budget."""
+    checks = rows_of(record, "checks")
+    rows = [gauge(c, "check") for c in checks] + [gauge(b, "budget") for b in rows_of(record, "budgets")]
+    return section("Checks and budgets" if checks else "Budgets", "".join(rows), "budgets",
+                   "Each bar shows a figure against its limit (the dark mark): a ceiling (≤) must stay left of it, "
+                   "a floor (≥) must reach past it. Margin is the headroom left, negative when a row fails.")
 
 
 def warnings_block(record) -> str:
@@ -183,8 +196,9 @@ def context(record) -> str:
         if _number(target.get(key)) is not None:
             target_pairs.append((label, _e(format_value(target[key], "bytes"))))
     target_pairs += [("part", _e(target.get("part"))), ("resources", _plain(target.get("resources")))]
+    changes = "<br>".join(_e(c) for c in data.get("changes") or [] if isinstance(c, str))
     data_html = _facts_table([("source", _e(data.get("source"))), ("front end", _plain(data.get("frontend"))),
-                              ("shapes", _plain(data.get("shapes")))])
+                              ("shapes", _plain(data.get("shapes"))), ("changed by the run", changes or None)])
     boxes = [f'<div class="box"><h3>{t}</h3>{h}</div>'
              for t, h in (("Model", model_html), ("Target", _facts_table(target_pairs)), ("Data", data_html)) if h]
     return section("What was compressed, for what", f'<div class="boxes">{"".join(boxes)}</div>', "context")

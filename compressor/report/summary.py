@@ -1,6 +1,7 @@
-"""summary.md: the verdict and the budgets as a short markdown table, for a CI job summary.
+"""summary.md: the verdict, the checks and the budgets as short markdown tables, for a CI job summary.
 
-Also holds the plain-text formatting of figures (numbers with units, provenance) that report.html shares.
+Also holds what report.html shares: the plain-text formatting of figures (numbers with units, provenance) and of
+verdict rows, and the verdict to show (shown_verdict).
 """
 
 import math
@@ -71,7 +72,70 @@ def format_margin(margin):
 
 
 def verdict_word(verdict):
-    return {"pass": "PASS", "fail": "FAIL"}.get(verdict, "NO BUDGETS")
+    return {"pass": "PASS", "fail": "FAIL", "unverified": "UNVERIFIED"}.get(verdict, "NO BUDGETS")
+
+
+def rows_of(record, key):
+    """The record's verdict rows under `key` ("budgets" or "checks"); absent or malformed entries give none."""
+    rows = record.get(key) if isinstance(record, dict) else None
+    return [row for row in rows if isinstance(row, dict)] if isinstance(rows, list) else []
+
+
+def failed_checks(record):
+    """Failed proofs; a comparison row only warns, it never fails the run (as the producer's verdict has it)."""
+    return [row for row in rows_of(record, "checks")
+            if row.get("source", "check") == "check" and row.get("verdict") == "fail"]
+
+
+def failed_budgets(record):
+    return [row for row in rows_of(record, "budgets") if row.get("verdict") == "fail"]
+
+
+SEVERITY = (None, "pass", "fail", "unverified")
+
+
+def shown_verdict(record):
+    """The worst of the record's verdict and what its rows say, so a page is never green while a row is red (the
+    producer never writes such a record, but a hand-edited or foreign one must not pass for a good run)."""
+    record = record if isinstance(record, dict) else {}
+    said = record.get("verdict") if record.get("verdict") in SEVERITY else None
+    rows = "unverified" if failed_checks(record) else "fail" if failed_budgets(record) else None
+    return max(said, rows, key=SEVERITY.index)
+
+
+def is_floor(row):
+    return row.get("op") == ">="  # a row without "op" (an old record) is a ceiling
+
+
+def row_title(row):
+    return str(row.get("title") or row.get("name") or "?")
+
+
+def bound_text(row):
+    """'≤ 500 ms' for a ceiling, '≥ 0.9' for a floor."""
+    return f"{'≥' if is_floor(row) else '≤'} {format_value(row.get('limit'), row.get('unit') or '')}"
+
+
+def compare_text(row):
+    """The row's value against its limit, as a true statement: '12 ms ≤ 500 ms' when it holds, '18.5 LSB > 16 LSB'
+    when it fails or warns."""
+    unit = row.get("unit") or ""
+    if row.get("value") is None:
+        return "not reported by this run"
+    holds = row.get("verdict") not in ("fail", "warn")
+    sign = ("≥" if holds else "<") if is_floor(row) else ("≤" if holds else ">")
+    return f"{format_value(row.get('value'), unit)} {sign} {format_value(row.get('limit'), unit)}"
+
+
+def verdict_reason(record):
+    """What made the shown verdict red, in one line: 'failed check: int8 vs Keras: 18.5 LSB > 16 LSB', or the failing
+    budgets; '' for any other verdict."""
+    verdict = shown_verdict(record)
+    what, rows = {"unverified": ("failed check", failed_checks(record)),
+                  "fail": ("failing budget", failed_budgets(record))}.get(verdict, ("", []))
+    if not rows:
+        return ""
+    return f"{what}{'s' if len(rows) > 1 else ''}: " + "; ".join(f"{row_title(r)}: {compare_text(r)}" for r in rows)
 
 
 def _cell(text):
@@ -86,32 +150,56 @@ def _title(record):
     return f"{title} (recipe {recipe})" if recipe else title
 
 
+MARKS = {"pass": "✅ pass", "fail": "❌ **fail**", "warn": "⚠️ warn"}
+
+
+def _table_row(*cells):
+    return "| " + " | ".join(_cell(c) for c in cells) + " |"
+
+
+def _cells(row):
+    """value, verdict mark, how it was obtained (plus a warn row's note, which names the figure it compares with)."""
+    how = provenance_text({"provenance": row.get("provenance"), "by": row.get("by")}) or "-"
+    how += f"; {row['note']}" if row.get("note") else ""
+    mark = MARKS.get(row.get("verdict"), row.get("verdict", "-"))
+    return format_value(row.get("value"), row.get("unit") or ""), mark, how
+
+
 def render(record: dict) -> str:
     record = record if isinstance(record, dict) else {}
-    verdict = record.get("verdict")
-    icon = {"pass": "✅", "fail": "❌"}.get(verdict, "➖")
-    lines = [f"### {icon} {verdict_word(verdict)}: {_cell(_title(record))}", ""]
+    verdict = shown_verdict(record)
+    icon = {"pass": "✅", "fail": "❌", "unverified": "❌"}.get(verdict, "➖")
+    reason = verdict_reason(record)
+    head = f"### {icon} {verdict_word(verdict)}: {_cell(_title(record))}"
+    lines = [head + (f" - {_cell(reason)}" if reason else ""), ""]
     if record.get("status") not in (None, "complete"):
         lines += [f"> **Run status: {_cell(record.get('status'))}** - the run did not finish; figures may be missing.", ""]
-    budgets = [b for b in record.get("budgets") or [] if isinstance(b, dict)]
+    checks = rows_of(record, "checks")
+    if checks:  # the proofs first: when one fails, the budgets below were judged on an unproven model
+        lines += ["| check | value | tolerance | verdict | how it was measured |", "|---|---:|---:|:---:|---|"]
+        for c in checks:
+            value, mark, how = _cells(c)
+            lines.append(_table_row(row_title(c), value, bound_text(c), mark, how))
+        lines.append("")
+    budgets = rows_of(record, "budgets")
     if budgets:
-        failed = [b for b in budgets if b.get("verdict") == "fail"]
+        failed = failed_budgets(record)
         lines += [f"{len(budgets) - len(failed)} of {len(budgets)} budgets hold."
-                  + (f" Failing: {', '.join(_cell(b.get('name', '?')) for b in failed)}." if failed else ""), ""]
-        lines += ["| budget | limit | value | margin | verdict | how the value was obtained |",
-                  "|---|---:|---:|---:|:---:|---|"]
+                  + (f" Failing: {', '.join(_cell(row_title(b)) for b in failed)}." if failed else ""), ""]
+        lines += ["| budget | source | limit | value | margin | verdict | how the value was obtained |",
+                  "|---|---|---:|---:|---:|:---:|---|"]
         for b in budgets:
-            unit = b.get("unit") or ""
-            how = provenance_text({"provenance": b.get("provenance"), "by": b.get("by")}) or "-"
-            mark = {"pass": "✅ pass", "fail": "❌ **fail**"}.get(b.get("verdict"), _cell(b.get("verdict", "-")))
-            lines.append(f"| {_cell(b.get('name', '?'))} | {_cell(format_value(b.get('limit'), unit))} | "
-                         f"{_cell(format_value(b.get('value'), unit))} | {format_margin(b.get('margin'))} | {mark} | "
-                         f"{_cell(how)} |")
+            value, mark, how = _cells(b)
+            lines.append(_table_row(row_title(b), b.get("source") or "-", bound_text(b), value,
+                                    format_margin(b.get("margin")), mark, how))
     else:
         lines.append("No budgets were set for this run.")
     warnings = [w for w in record.get("warnings") or [] if w]
     if warnings:
         lines += ["", f"{len(warnings)} warning(s): " + "; ".join(_cell(w) for w in warnings[:5])
                   + (" ..." if len(warnings) > 5 else "")]
+    changes = [c for c in (record.get("data") or {}).get("changes") or [] if isinstance(c, str)]
+    if changes:     # what the run did to the user's data (resampled, padded, trimmed ...), said once
+        lines += ["", "Data changed by the run: " + "; ".join(_cell(c) for c in changes)]
     lines += ["", "Full report: `report.html` (tables, charts) and `report.json` (machine-readable)."]
     return "\n".join(lines) + "\n"

@@ -24,18 +24,22 @@ img { max-width: 100%; height: auto; display: block; margin: 8px 0; }
 .gauge { display: grid; grid-template-columns: 220px 1fr; grid-template-rows: auto auto; column-gap: 14px;
          padding: 6px 8px; border-radius: 6px; margin: 4px 0; }
 .gauge.fail { background: #ffebe9; outline: 2px solid var(--fail); }
+.gauge.warn { background: #fff8c5; outline: 2px solid var(--near); }
 .gauge .label { grid-row: span 2; align-self: center; }
 .gauge .bar { position: relative; height: 14px; background: #eaeef2; border-radius: 7px; overflow: hidden; }
 .gauge .fill { height: 100%; border-radius: 7px; background: var(--pass); }
 .gauge .fill.near { background: var(--near); }
 .gauge .fill.fail { background: var(--fail); }
+.gauge .fill.warn { background: var(--near); }
 .gauge .fill.none { background: #8c959f; }
 .gauge .limit { position: absolute; top: 0; bottom: 0; width: 2px; background: var(--ink); }
 .gauge .figs { font-size: 13px; margin-top: 2px; }
+.gauge .rownote { display: block; color: var(--muted); font-size: 12px; }
 .badge { display: inline-block; margin-left: 6px; padding: 0 7px; border-radius: 9px; font-size: 12px;
          font-weight: 600; color: #fff; background: #8c959f; text-transform: uppercase; }
 .badge.pass { background: var(--pass); }
 .badge.fail { background: var(--fail); }
+.badge.warn { background: var(--near); }
 .tag { display: inline-block; padding: 0 5px; border-radius: 4px; font-size: 11px; border: 1px solid;
        cursor: help; vertical-align: 1px; }
 .tag.measured { color: var(--measured); border-color: var(--measured); }
