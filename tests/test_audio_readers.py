@@ -52,6 +52,8 @@ def test_tau_layout_reads_folds_labels_and_resamples(tmp_path):
     peak_band = data.x_test[..., 0].mean(axis=2).argmax(axis=1)
     assert list(peak_band[np.argsort(data.y_test)]) == sorted(peak_band)
     assert set(data.extra["devices_test"]) == {"a"}
+    assert data.changes == ["resampled 12 of 12 WAVs from 48,000 Hz to 44,100 Hz",   # 1 s at 48 kHz: no padding
+                            "mixed 12 of 12 WAVs from stereo to mono (mean of the channels)"]
 
 
 def test_tau_comma_separated_csv_names_the_file(tmp_path):
@@ -136,6 +138,9 @@ def test_paired_effects_layout(tmp_path):
     np.testing.assert_allclose(data.x_train.reshape(-1), dry[:n], atol=1e-4)  # 16-bit WAV rounding
     np.testing.assert_allclose(data.y_train.reshape(-1), np.tanh(5 * dry[:n]), atol=1e-4)
     assert data.extra["test_dry"].size == data.extra["test_wet"].size > 0
+    # 88,200 samples split in time 70/15/15 % (int(61,740.0...) rounds down): each split ends in a partial segment
+    assert data.changes == ["dropped the last samples that do not fill a 2,048-sample segment: "
+                            "299 of 61,739 train, 942 of 13,230 val, 943 of 13,231 test"]
 
 
 def test_paired_split_folders_and_input_target_folders(tmp_path):
@@ -167,6 +172,9 @@ def test_unlabeled_folder_for_cae_cuts_long_recordings_into_windows(tmp_path):
     assert data.x_train.shape[1:] == (128, 196, 1) and data.task == "autoencoder"
     assert len(data.x_train) + len(data.x_val) + len(data.x_test) == 6
     np.testing.assert_array_equal(data.y_train, data.x_train)
+    assert data.changes == ["resampled 3 of 3 WAVs from 8,000 Hz to 4,000 Hz",
+                            "cut 3 recordings into 6 windows of 6.24 s; dropped 3 tails shorter than half a window "
+                            "(3.12 s)"]
 
 
 def test_mae_on_class_folders_uses_the_folders_as_probe_labels(tmp_path):
@@ -190,3 +198,27 @@ def test_layout_that_does_not_fit_the_family(tmp_path):
     root = make_class_folders(tmp_path / "speech")
     with pytest.raises(BadInput, match="family 'effects' needs effects pairs.*found a folder of class folders"):
         load_data(str(root), "effects")
+
+
+def test_every_change_to_the_audio_is_counted_once(tmp_path):
+    """Rates, channels and lengths other than the front end's (speech: 16 kHz, 2 s = 32,000 samples) are changed,
+    and each kind of change is one line with its counts."""
+    root = tmp_path / "words"
+    files = {"yes/0.wav": (8000, 1.0, 1), "yes/1.wav": (8000, 3.0, 2), "yes/2.wav": (16000, 2.0, 1),
+             "no/0.wav": (8000, 2.0, 1), "no/1.wav": (8000, 0.5, 2), "no/2.wav": (22050, 2.5, 2),
+             "yes/3.wav": (16000, 2.0, 1), "no/3.wav": (16000, 2.0, 1)}       # 8 files: 6 train, 1 val, 1 test
+    for name, (sr, seconds, channels) in files.items():
+        write_wav(root / name, tone(440, sr, seconds, channels=channels), sr)
+    data = load_data(str(root), "speech")
+    assert data.changes == [
+        "resampled 5 of 8 WAVs from 8,000 Hz (4) and 22,050 Hz (1) to 16,000 Hz",
+        "mixed 3 of 8 WAVs from stereo to mono (mean of the channels)",
+        "padded 2 of 8 clips shorter than 2 s (32,000 samples, the front end's input) with zeros, trimmed 2 longer"]
+    # the quick profile's cap on files per split is a change too
+    clips = readers.read_class_folders(root, 16000, max_per_split=1)
+    assert clips.changes[0] == "read only the first 1 of 6 train, 1 of 1 val, 1 of 1 test files (quick profile)"
+    # nothing changed, nothing said
+    same = tmp_path / "same"
+    for i in range(10):
+        write_wav(same / "ab"[i % 2] / f"{i}.wav", tone(440, 16000, 2.0), 16000)
+    assert load_data(str(same), "speech").changes == []

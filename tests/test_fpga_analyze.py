@@ -30,6 +30,7 @@ def test_record_gets_layers_figures_and_budget_rows():
     assert layers["dense"]["fpga"]["LUT"] > 0
     for name in ("energy_pj", "LUT", "FF", "DSP", "BRAM_18K"):
         assert record["figures"][name]["provenance"] == "estimated"
+    assert not [k for k in record["figures"] if k.endswith("_estimate")]  # no real figure: LUT is the estimate, once
     rows = {row["name"]: row for row in record["budgets"]}
     assert set(rows) == {"LUT", "FF", "DSP", "BRAM_18K"}             # URAM: the Zynq-7020 has none
     lut = rows["LUT"]

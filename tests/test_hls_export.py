@@ -6,7 +6,7 @@ import tensorflow as tf
 from qkeras import QActivation, QConv2D, QDense, quantized_bits, quantized_po2, quantized_relu, ternary
 
 from compressor.errors import UnsupportedLayer, VerificationFailed
-from compressor.export.hls import check_supported, export_hls, replace_po2_biases
+from compressor.export.hls import check_supported, export_hls, hls4ml_notes, quiet_hls4ml, replace_po2_biases
 from compressor.targets import load_target
 
 L = tf.keras.layers
@@ -157,3 +157,32 @@ def test_vitis_backend_for_an_ultrascale_board(tmp_path):
     assert 'set backend "vitis"' in (tmp_path / "hls" / "project.tcl").read_text()
     assert 'set part "xczu7ev-ffvc1156-2-e"' in (tmp_path / "hls" / "project.tcl").read_text()
     assert result["metrics"]["max_error_lsb"] <= 1
+
+
+def test_hls4ml_chatter_is_captured_and_a_failure_still_shows_it(capsys):
+    lines = []
+    with quiet_hls4ml(lines):
+        print('WARNING: Invalid ReuseFactor=3 in layer "fc1".Using ReuseFactor=2 instead. Valid ReuseFactor(s): 1,2')
+        print("Writing HLS project")
+    assert capsys.readouterr().out == ""
+    assert hls4ml_notes(lines) == ["hls4ml adjusted the reuse factor of 1 layer to the nearest valid value "
+                                   "(3 -> 2 in fc1; see config.reuse_factors_used)"]
+    with pytest.raises(RuntimeError, match="Failed to compile"):       # hls4ml prints g++'s errors, then raises
+        with quiet_hls4ml([]):
+            print("firmware/myproject.cpp:12: error: 'x' was not declared")
+            raise RuntimeError("Failed to compile project")
+    assert "error: 'x' was not declared" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_invalid_reuse_factors_are_one_note_not_terminal_lines(tmp_path, capsys):
+    inp = tf.keras.Input((16,))
+    x = QDense(8, kernel_quantizer=quantized_bits(6, 0, 1, alpha=1), name="fc1")(inp)
+    model = tf.keras.Model(inp, QDense(4, kernel_quantizer=quantized_bits(6, 0, 1, alpha=1), name="fc2")(x))
+    x_test = np.random.default_rng(5).uniform(-1, 1, (4, 16)).astype(np.float32)
+    result = export_hls(model, load_target("pynq-z2"), tmp_path / "hls", x_test, reuse_factor=3)
+    printed = capsys.readouterr()
+    assert "ReuseFactor" not in printed.out + printed.err
+    assert "hls4ml adjusted the reuse factor of 2 layers to the nearest valid value (3 -> 2 in fc1, fc2; see " \
+           "config.reuse_factors_used)" in result["notes"]
+    assert result["config"]["reuse_factors_used"]["fc1"] == 2

@@ -73,14 +73,15 @@ def analyze_fpga(model, target, record, *, x_sample=None, hls_config=None, energ
             row["fpga"] = {k: match[k] for k in ("LUT", "FF", "DSP", "BRAM_18K", "reuse_factor", "ii_cycles")}
     _merge_layers(record, rows)
     record["figures"].update(estimate["figures"])
-    for name in RESOURCE_FIGURES + ("latency_s",):
-        record["figures"][f"{name}_estimate"] = estimate["figures"][name]
     synth = read_synthesis_reports(project_dir) if project_dir is not None else None
     if synth:
         record["figures"].update(synth["figures"])
         for name in RESOURCE_FIGURES + ("latency_s",):       # post-synthesis beats HLS beats our estimate
             best = synth["figures"].get(f"{name}_synth") or synth["figures"].get(f"{name}_hls")
             if best is not None:
+                # the estimate stays beside the real figure that replaces it; without one, LUT is the estimate
+                # and a LUT_estimate copy would only repeat it (printed twice)
+                record["figures"][f"{name}_estimate"] = estimate["figures"][name]
                 record["figures"][name] = best
     record.setdefault("steps", []).append({
         "name": "fpga_estimate", "kind": "analysis", "seconds": None, "metrics": dict(estimate["figures"]),

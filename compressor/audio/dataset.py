@@ -59,6 +59,7 @@ class Dataset:
     sample_rate: int
     frontend: dict
     extra: dict = field(default_factory=dict)
+    changes: list = field(default_factory=list)     # what loading changed in the user's audio, with counts
 
 
 def load_data(source=None, family="dcase", *, quick=False, seed=0, frontend=None) -> Dataset:
@@ -148,7 +149,9 @@ def _from_folder(folder, family, task, params, quick, seed):
     limit = MAX_READ_PER_SPLIT[quick]
     if layout == "paired":
         pairs = readers.read_paired(folder, rate)
-        return _effects_dataset(str(folder), params, pairs.dry, pairs.wet, {"layout": pairs.info})
+        data = _effects_dataset(str(folder), params, pairs.dry, pairs.wet, {"layout": pairs.info})
+        data.changes = pairs.changes + _segment_changes(pairs.dry, params["length"])
+        return data
     if layout == "tau":
         clips = readers.read_tau(folder, rate, max_per_split=limit, seed=seed)
     elif layout == "classes":
@@ -156,20 +159,28 @@ def _from_folder(folder, family, task, params, quick, seed):
     else:
         clips = readers.read_unlabeled(folder, rate, max_per_split=limit, seed=seed)
     extra = {"layout": layout}
+    every = [c for s in SPLITS for c in clips.audio[s]]
     if family in ("cae", "mae"):  # long recordings become consecutive front-end windows; labels (if any) dropped
         window = _window_samples(params)
         audio = {s: _windows(clips.audio[s], window) for s in SPLITS}
+        changes = clips.changes + _window_changes(every, window, rate)
         if family == "mae" and clips.labels is not None:  # class folders give the probe task its labels
             for part in ("train", "test"):
                 extra[f"probe_x_{part}"] = frontends.apply(params, _fixed(clips.audio[part], window), rate)
                 extra[f"probe_y_{part}"] = clips.labels[part].astype(np.float32)
             extra["probe_classes"] = clips.classes
-        return _assemble(str(folder), family, task, params, audio, None, None, rate, extra)
+            changes += [f"probe set: {line}" for line in
+                        _fit_changes(clips.audio["train"] + clips.audio["test"], window, rate)]
+        data = _assemble(str(folder), family, task, params, audio, None, None, rate, extra)
+        data.changes = changes
+        return data
     if "devices" in clips.info:
         extra.update({f"devices_{s}": np.array(clips.info["devices"][s]) for s in SPLITS})
     window = _window_samples(params)
     audio = {s: _fixed(clips.audio[s], window) for s in SPLITS}
-    return _assemble(str(folder), family, task, params, audio, clips.labels, clips.classes, rate, extra)
+    data = _assemble(str(folder), family, task, params, audio, clips.labels, clips.classes, rate, extra)
+    data.changes = clips.changes + _fit_changes(every, window, rate)
+    return data
 
 
 def _window_samples(params):
@@ -189,6 +200,52 @@ def _fixed(clips, length):
     for i, c in enumerate(clips):
         out[i, : min(length, c.size)] = c[:length]
     return out
+
+
+def _seconds(samples, rate) -> str:
+    return f"{samples / rate:.3g} s"
+
+
+def _fit_changes(clips, length, rate) -> list:
+    """The line saying what _fixed does to `clips`: how many were padded with zeros and how many trimmed."""
+    short = sum(c.size < length for c in clips)
+    long = sum(c.size > length for c in clips)
+    span = f"{_seconds(length, rate)} ({length:,} samples, the front end's input)"
+    if short and long:
+        return [f"padded {short} of {len(clips)} clips shorter than {span} with zeros, trimmed {long} longer"]
+    if short:
+        return [f"padded {short} of {len(clips)} clips shorter than {span} with zeros"]
+    if long:
+        return [f"trimmed {long} of {len(clips)} clips longer than {span}"]
+    return []
+
+
+def _window_changes(clips, length, rate) -> list:
+    """The line saying what _windows does to `clips`: windows cut, last windows padded, short tails dropped."""
+    windows = padded = dropped = 0
+    for c in clips:
+        full, tail = divmod(c.size, length)
+        keep_tail = c.size < length or tail >= length // 2      # _windows' rule
+        windows += full + (1 if keep_tail and tail else 0) or 1
+        padded += bool(keep_tail and tail) or c.size == 0
+        dropped += bool(tail and not keep_tail)
+    if windows == len(clips) and not padded and not dropped:     # every recording exactly one window
+        return []
+    line = f"cut {len(clips)} recordings into {windows} windows of {_seconds(length, rate)}"
+    if padded:
+        line += f"; padded {padded} shorter last windows with zeros"
+    if dropped:
+        line += f"; dropped {dropped} tails shorter than half a window ({_seconds(length // 2, rate)})"
+    return [line]
+
+
+def _segment_changes(dry, segment) -> list:
+    """_effects_dataset keeps whole segments: the samples it drops at the end of each split."""
+    left = {s: len(dry[s]) % segment for s in SPLITS}
+    if not any(left.values()):
+        return []
+    return [f"dropped the last samples that do not fill a {segment:,}-sample segment: "
+            + ", ".join(f"{left[s]:,} of {len(dry[s]):,} {s}" for s in SPLITS)]
 
 
 def _windows(clips, length):

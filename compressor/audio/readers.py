@@ -13,6 +13,7 @@ Layouts, detected by `detect_layout`:
 
 import csv
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,6 +39,7 @@ class Clips:
     labels: dict | None = None
     classes: list | None = None
     info: dict = field(default_factory=dict)
+    changes: list = field(default_factory=list)     # what reading changed in the audio, one line each (counts)
 
 
 @dataclass
@@ -47,6 +49,7 @@ class Pairs:
     dry: dict
     wet: dict
     info: dict = field(default_factory=dict)
+    changes: list = field(default_factory=list)
 
 
 # Float WAV full scale is 1.0; a peak this far above it (40 dB) is a corrupt or mis-scaled file, not audio.
@@ -57,9 +60,10 @@ RATE_RANGE = (1000, 768000)
 UNKNOWN_LENGTH = (0, 0xFFFFFFFF, 0x7FFFFFFF)
 
 
-def load_wav(path, sample_rate):
+def load_wav(path, sample_rate, seen=None):
     """Mono mixdown and resampling by librosa after soundfile decodes the file. Every way a file can be unusable -
-    empty, not audio, truncated, a corrupt header, NaN/inf or absurdly large samples - is a BadInput naming it."""
+    empty, not audio, truncated, a corrupt header, NaN/inf or absurdly large samples - is a BadInput naming it.
+    `seen`, a list, gets (native rate, channels) of the file, for `reading_changes`."""
     path = Path(path)
     try:
         size = path.stat().st_size
@@ -84,10 +88,37 @@ def load_wav(path, sample_rate):
     peak = float(np.abs(audio).max())
     if peak > MAX_PEAK:
         raise BadInput(f"{path}: sample peak {peak:.3g}; expected audio within [-1, 1] (at most {MAX_PEAK:g})")
+    if seen is not None:
+        seen.append((native, audio.shape[0]))
     mono = librosa.to_mono(audio)
     if native != sample_rate:
         mono = librosa.resample(mono, orig_sr=native, target_sr=sample_rate)
     return np.ascontiguousarray(mono, dtype=np.float32)
+
+
+def reading_changes(seen, sample_rate) -> list:
+    """What load_wav changed in the files `seen` ((native rate, channels) each), one line per kind of change with
+    counts: the user is told, never left to find out (a 48 kHz recording silently trained at 16 kHz)."""
+    lines, n = [], len(seen)
+    rates = Counter(rate for rate, _ in seen if rate != sample_rate)
+    if rates:
+        origin = " and ".join(f"{rate:,} Hz" + (f" ({k})" if len(rates) > 1 else "")
+                              for rate, k in sorted(rates.items()))
+        lines.append(f"resampled {sum(rates.values())} of {n} WAVs from {origin} to {sample_rate:,} Hz")
+    channels = Counter(c for _, c in seen if c > 1)
+    if channels:
+        origin = " and ".join(("stereo" if c == 2 else f"{c} channels") + (f" ({k})" if len(channels) > 1 else "")
+                              for c, k in sorted(channels.items()))
+        lines.append(f"mixed {sum(channels.values())} of {n} WAVs from {origin} to mono (mean of the channels)")
+    return lines
+
+
+def _limit_line(available, chosen):
+    """The quick profile reads at most MAX_READ_PER_SPLIT files per split: say so when that left files out."""
+    if all(len(chosen[s]) == len(available[s]) for s in SPLITS):
+        return []
+    parts = ", ".join(f"{len(chosen[s])} of {len(available[s])} {s}" for s in SPLITS)
+    return [f"read only the first {parts} files (quick profile)"]
 
 
 def _check_header(path, f):
@@ -209,13 +240,14 @@ def read_tau(folder, sample_rate=44100, *, max_per_split=None, val_fraction=0.1,
     train = list(rng.permutation(folds["train"]))
     n_val = max(1, int(round(len(train) * val_fraction))) if len(train) > 1 else 0
     names = {"train": train[n_val:], "val": train[:n_val], "test": folds["test"]}
-    audio, labels, devices = {}, {}, {}
+    audio, labels, devices, seen = {}, {}, {}, []
+    chosen = {s: names[s] if max_per_split is None else names[s][:max_per_split] for s in SPLITS}
     for split in SPLITS:
-        chosen = names[split] if max_per_split is None else names[split][:max_per_split]
-        audio[split] = [load_wav(_tau_audio(folder, f, folder / "meta.csv"), sample_rate) for f in chosen]
-        labels[split] = np.array([classes.index(scene[f]) for f in chosen], dtype=np.int64)
-        devices[split] = [device[f] for f in chosen]
-    return Clips(sample_rate, audio, labels, classes, {"layout": "tau", "devices": devices})
+        audio[split] = [load_wav(_tau_audio(folder, f, folder / "meta.csv"), sample_rate, seen) for f in chosen[split]]
+        labels[split] = np.array([classes.index(scene[f]) for f in chosen[split]], dtype=np.int64)
+        devices[split] = [device[f] for f in chosen[split]]
+    return Clips(sample_rate, audio, labels, classes, {"layout": "tau", "devices": devices},
+                 _limit_line(names, chosen) + reading_changes(seen, sample_rate))
 
 
 # ---- class folders (Speech Commands style) -------------------------------------------------------------------
@@ -248,12 +280,13 @@ def read_class_folders(folder, sample_rate=16000, *, max_per_split=None, seed=0,
         n_train = int(round(len(order) * fractions[0]))
         n_val = int(round(len(order) * fractions[1]))
         chosen = {"train": order[:n_train], "val": order[n_train:n_train + n_val], "test": order[n_train + n_val:]}
-    audio, labels = {}, {}
+    audio, labels, seen = {}, {}, []
+    items = {s: chosen[s] if max_per_split is None else chosen[s][:max_per_split] for s in SPLITS}
     for split in SPLITS:
-        items = chosen[split] if max_per_split is None else chosen[split][:max_per_split]
-        audio[split] = [load_wav(p, sample_rate) for p, _ in items]
-        labels[split] = np.array([c for _, c in items], dtype=np.int64)
-    return Clips(sample_rate, audio, labels, classes, {"layout": "classes"})
+        audio[split] = [load_wav(p, sample_rate, seen) for p, _ in items[split]]
+        labels[split] = np.array([c for _, c in items[split]], dtype=np.int64)
+    return Clips(sample_rate, audio, labels, classes, {"layout": "classes"},
+                 changes=_limit_line(chosen, items) + reading_changes(seen, sample_rate))
 
 
 # ---- unlabeled folder ----------------------------------------------------------------------------------------
@@ -270,9 +303,10 @@ def read_unlabeled(folder, sample_rate, *, max_per_split=None, seed=0, fractions
     parts = {"train": order[:n_train], "val": order[n_train:n_train + n_val], "test": order[n_train + n_val:]}
     if not parts["test"]:
         parts["train"], parts["test"] = parts["train"][:-1], parts["train"][-1:]
-    audio = {s: [load_wav(p, sample_rate) for p in (parts[s] if max_per_split is None else parts[s][:max_per_split])]
-             for s in SPLITS}
-    return Clips(sample_rate, audio, None, None, {"layout": "unlabeled"})
+    items, seen = {s: parts[s] if max_per_split is None else parts[s][:max_per_split] for s in SPLITS}, []
+    audio = {s: [load_wav(p, sample_rate, seen) for p in items[s]] for s in SPLITS}
+    return Clips(sample_rate, audio, None, None, {"layout": "unlabeled"},
+                 changes=_limit_line(parts, items) + reading_changes(seen, sample_rate))
 
 
 # ---- paired dry/wet audio (effects) --------------------------------------------------------------------------
@@ -297,37 +331,51 @@ def _pair_files(folder):
     return pairs
 
 
-def _load_pair(pin, ptarget, sample_rate):
-    dry, wet = load_wav(pin, sample_rate), load_wav(ptarget, sample_rate)
+def _load_pair(pin, ptarget, sample_rate, seen, cut):
+    """(dry, wet) cut to the shorter one's length (within 1%); `cut` gets the samples cut from the longer."""
+    dry, wet = load_wav(pin, sample_rate, seen), load_wav(ptarget, sample_rate, seen)
     if abs(len(dry) - len(wet)) > 0.01 * max(len(dry), len(wet)):
         raise BadInput(f"{ptarget}: length {len(wet)} samples does not match its input {pin.name} ({len(dry)})")
     n = min(len(dry), len(wet))
+    cut.append(abs(len(dry) - len(wet)))
     return dry[:n], wet[:n]
+
+
+def _pair_changes(seen, cut, sample_rate):
+    lines = reading_changes(seen, sample_rate)
+    trimmed = [c for c in cut if c]
+    if trimmed:
+        lines.append(f"trimmed {len(trimmed)} of {len(cut)} input/target pairs to the shorter file's length "
+                     f"(at most {max(trimmed):,} samples cut)")
+    return lines
 
 
 def read_paired(folder, sample_rate=44100, *, fractions=(0.7, 0.15, 0.15)) -> Pairs:
     """Pairs from train/ val/ test/ subfolders when present; otherwise all pairs joined end to end and split in
     time by `fractions` (the source splits 5:42 / 1:24 / 1:04)."""
     folder = Path(folder)
+    seen, cut = [], []
     if all((folder / s).is_dir() for s in SPLITS):
         dry, wet = {}, {}
         for s in SPLITS:
             pairs = _pair_files(folder / s)
             if not pairs:
                 raise BadInput(f"{folder / s}: no *-input.wav / *-target.wav pairs")
-            loaded = [_load_pair(a, b, sample_rate) for a, b in pairs]
+            loaded = [_load_pair(a, b, sample_rate, seen, cut) for a, b in pairs]
             dry[s] = np.concatenate([d for d, _ in loaded])
             wet[s] = np.concatenate([w for _, w in loaded])
-        return Pairs(sample_rate, dry, wet, {"layout": "paired", "split": "folders"})
+        return Pairs(sample_rate, dry, wet, {"layout": "paired", "split": "folders"},
+                     _pair_changes(seen, cut, sample_rate))
     pairs = _pair_files(folder)
     if not pairs:
         raise BadInput(f"{folder}: no effects pairs; expected *-input.wav + *-target.wav, input/ + target/, "
                        "or train/ val/ test/ folders of pairs")
-    loaded = [_load_pair(a, b, sample_rate) for a, b in pairs]
+    loaded = [_load_pair(a, b, sample_rate, seen, cut) for a, b in pairs]
     dry_all = np.concatenate([d for d, _ in loaded])
     wet_all = np.concatenate([w for _, w in loaded])
     a = int(len(dry_all) * fractions[0])
     b = a + int(len(dry_all) * fractions[1])
     dry = {"train": dry_all[:a], "val": dry_all[a:b], "test": dry_all[b:]}
     wet = {"train": wet_all[:a], "val": wet_all[a:b], "test": wet_all[b:]}
-    return Pairs(sample_rate, dry, wet, {"layout": "paired", "split": f"in time {fractions}"})
+    return Pairs(sample_rate, dry, wet, {"layout": "paired", "split": f"in time {fractions}"},
+                 _pair_changes(seen, cut, sample_rate))
