@@ -8,7 +8,9 @@ int8 model failed (record["checks"] names it), "fail" when a budget fails, "pass
 """
 
 import dataclasses
+import re
 import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +36,10 @@ def load_model(path):
     path = Path(path)
     if not path.exists():
         raise BadInput(f"{path}: no such model file")
+    if path.suffix == ".keras" and path.is_file() and not zipfile.is_zipfile(path):
+        # Keras would fall back to reading it as HDF5 and report "file signature not found"
+        raise BadInput(f"{path}: not a Keras model (a .keras file is a zip archive; this one is truncated or "
+                       "not a zip)")
     import tensorflow as tf
     import tensorflow_model_optimization as tfmot
     from qkeras.utils import _add_supported_quantized_objects
@@ -44,14 +50,35 @@ def load_model(path):
         with tfmot.sparsity.keras.prune_scope():
             model = tf.keras.models.load_model(path, custom_objects=custom, compile=False)
     except Exception as e:
-        first = (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
-        raise BadInput(f"{path}: not a Keras model ({first})") from None
+        raise BadInput(f"{path}: not a Keras model ({_first_sentences(str(e)) or type(e).__name__})") from None
     if not isinstance(model, tf.keras.Model):
         raise BadInput(f"{path}: not a Keras model")
+    # a corrupt file can load with NaN weights: every figure after that would be meaningless
+    bad = {w.name: int(np.size(v) - np.isfinite(v).sum()) for w in model.weights for v in [w.numpy()]
+           if np.issubdtype(v.dtype, np.floating) and not np.isfinite(v).all()}
+    if bad:
+        raise BadInput(f"{path}: {sum(bad.values())} NaN or infinite weight value(s), first in "
+                       f"'{next(iter(bad))}'; the file is corrupt or the training diverged")
     return model
 
 
+def _first_sentences(text, limit=300) -> str:
+    """`text` on one line, cut after the last whole sentence within `limit` characters (a single longer sentence:
+    at a word boundary, with "..."), so a Keras message is never cut mid-word."""
+    sentences = re.split(r"(?<=[.!?])\s+", " ".join(text.split()))
+    shown = sentences[0]
+    for sentence in sentences[1:]:
+        if len(shown) + 1 + len(sentence) > limit:
+            break
+        shown += " " + sentence
+    if len(shown) > limit:
+        shown = shown[:limit].rsplit(" ", 1)[0].rstrip(",;:") + "..."
+    return shown
+
+
 def _task(model) -> str:
+    if len(model.outputs) > 1:   # output_shape is then a list of shapes
+        return "multi-output"
     out, inp = tuple(model.output_shape[1:]), tuple(model.input_shape[1:])
     if out == inp:
         return "autoencoder"
@@ -167,8 +194,15 @@ def compress_model(model_path, target, data=None, out=None, budgets=None, comman
         raise BadInput(f"target '{target.name}' is an FPGA: FPGA export runs through a recipe "
                        "(compress --recipe ...); `compress analyze --target` estimates it")
     budgets = budget_rules.normalize(budgets, "budgets")
-    model = load_model(model_path)
     out = Path(out) if out else Path("out") / Path(model_path).stem
+    existing = next((p for p in (out, *out.parents) if p.exists()), None)   # refused before any work
+    if existing is not None and not existing.is_dir():
+        raise BadInput(f"--out {out}: {existing} is a file; the output must be a folder")
+    model = load_model(model_path)
+    if len(model.outputs) > 1:   # refused before converting: verification compares one output with Keras
+        raise BadInput(f"{model_path}: model '{model.name}' has {len(model.outputs)} outputs "
+                       f"({', '.join(model.output_names)}); the MCU export verifies a single-output model: save each "
+                       "head as its own model (`compress analyze` gives the counts and memory of the whole)")
     record = _start(model, model_path, target, command)
     x = _inputs(model, data, record)
     _keras_step(model, record)

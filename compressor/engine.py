@@ -56,6 +56,9 @@ def run_recipe(name, *, data=None, out=None, quick=False, resume=False, seed=Non
     target = load_target(recipe.target)
     seed = recipe.seed if seed is None else seed
     out = Path(out) if out else Path("out") / recipe.name
+    existing = next((p for p in (out, *out.parents) if p.exists()), None)   # refused before loading data
+    if existing is not None and not existing.is_dir():
+        raise BadInput(f"--out {out}: {existing} is a file; the output must be a folder")
     data_source = data or recipe.data
     if data_source not in (None, "builtin") and not Path(data_source).exists():
         raise BadInput(f"--data {data_source}: no such file or folder")

@@ -2,8 +2,11 @@
 any byte, random bytes, every sample width, NaN/inf/huge samples, empty folders, broken TAU CSVs, and .npy/.npz
 files of the wrong kind. Never a traceback: each failure is one BadInput line naming the file."""
 
+import functools
 import io
 import tempfile
+import warnings
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -369,3 +372,100 @@ def test_effects_pairs_with_a_truncated_file_name_it(cut, side):
         with pytest.raises(BadInput) as err:
             readers.read_paired(root, 44100)
         assert str(broken) in str(err.value) and "\n" not in str(err.value)
+
+
+# ---- model files ----------------------------------------------------------------------------------------------
+# `compress analyze F` in-process on broken model files: exit 2 with one line naming F (or 0 if the file still holds
+# a whole model), never an exception or exit 1.
+
+@functools.lru_cache(maxsize=None)
+def model_file_bytes(suffix):
+    """A real tiny model saved as .keras or .h5 (fixed layer names, so the HDF5 paths below exist)."""
+    from tensorflow import keras
+
+    keras.utils.set_random_seed(0)
+    x = keras.Input((8,), name="x")
+    y = keras.layers.Dense(3, activation="softmax", name="head")(keras.layers.Dense(4, name="hidden")(x))
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"m{suffix}"
+        with warnings.catch_warnings():   # saving .h5 warns that the format is legacy
+            warnings.simplefilter("ignore")
+            keras.Model(x, y, name="fuzzed").save(path)
+        return path.read_bytes()
+
+
+def analyze_exit(path, capsys):
+    """`compress analyze path` through cli.main: 0, or 2 with one stderr line naming the file."""
+    from compressor.cli import main
+
+    code = main(["analyze", str(path), "--target", "cortex-m4"])
+    err = capsys.readouterr().err.strip()
+    assert code in (0, 2), (code, err)
+    if code == 2:
+        assert len(err.splitlines()) == 1 and str(path) in err, err
+    return code
+
+
+@fuzz(20)
+@given(junk=st.binary(max_size=2000), suffix=st.sampled_from([".keras", ".h5"]),
+       head=st.sampled_from([b"", b"PK\x03\x04", b"\x89HDF\r\n\x1a\n"]))
+def test_random_bytes_as_a_model_file_are_refused(tmp_path, capsys, junk, suffix, head):
+    path = tmp_path / f"junk{suffix}"
+    path.write_bytes(head + junk)
+    assert analyze_exit(path, capsys) == 2
+
+
+@fuzz(20)
+@given(cut=st.floats(0, 1, exclude_max=True))
+def test_truncated_keras_zips_are_refused(tmp_path, capsys, cut):
+    full = model_file_bytes(".keras")
+    path = tmp_path / "cut.keras"
+    path.write_bytes(full[: int(cut * len(full))])
+    assert analyze_exit(path, capsys) == 2
+
+
+H5_OBJECTS = ["model_weights", "model_weights/hidden", "model_weights/hidden/hidden", "model_weights/head/head/bias:0",
+              "model_weights/hidden/hidden/kernel:0", "model_weights/x", "model_weights/top_level_model_weights"]
+H5_ATTRIBUTES = [("/", "model_config"), ("/", "keras_version"), ("/", "backend"), ("model_weights", "layer_names"),
+                 ("model_weights/head", "weight_names")]
+# deleting these leaves the whole model in the file: analyze may work
+H5_HARMLESS = {"model_weights/top_level_model_weights", ("/", "keras_version"), ("/", "backend")}
+
+
+@fuzz(20)
+@given(objects=st.lists(st.sampled_from(H5_OBJECTS), max_size=2, unique=True),
+       attributes=st.lists(st.sampled_from(H5_ATTRIBUTES), max_size=2, unique=True),
+       kernel=st.sampled_from([None, np.nan, np.inf, -np.inf]))
+def test_h5_models_with_groups_or_attributes_missing_are_refused(tmp_path, capsys, objects, attributes, kernel):
+    import h5py
+
+    path = tmp_path / "broken.h5"
+    path.write_bytes(model_file_bytes(".h5"))
+    with h5py.File(path, "a") as f:
+        if kernel is not None:
+            f["model_weights/hidden/hidden/kernel:0"][0, 0] = kernel
+        for name in attributes:
+            del f[name[0]].attrs[name[1]]
+        for name in sorted(objects, key=len, reverse=True):   # a member before the group that holds it
+            if name in f:
+                del f[name]
+    code = analyze_exit(path, capsys)
+    if kernel is not None or not set(objects + attributes) <= H5_HARMLESS:
+        assert code == 2, (objects, attributes, kernel)
+
+
+@fuzz(15)
+@given(member=st.sampled_from(["config.json", "metadata.json", "model.weights.h5"]),
+       how=st.sampled_from(["drop", "junk", "cut"]), junk=st.binary(min_size=1, max_size=64))
+def test_keras_zips_with_a_member_missing_or_broken_fail_cleanly(tmp_path, capsys, member, how, junk):
+    path = tmp_path / "members.keras"
+    with zipfile.ZipFile(io.BytesIO(model_file_bytes(".keras"))) as src, zipfile.ZipFile(path, "w") as dst:
+        for name in src.namelist():
+            data = src.read(name)
+            if name == member and how == "drop":
+                continue
+            dst.writestr(name, junk if name == member and how == "junk" else
+                         data[: len(data) // 2] if name == member else data)
+    code = analyze_exit(path, capsys)
+    if member != "metadata.json":   # Keras does not need the metadata to rebuild the model
+        assert code == 2, (member, how)

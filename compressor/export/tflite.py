@@ -1,14 +1,102 @@
 """Full-integer int8 TFLite conversion (int8 input and output) and its check against the Keras model."""
 
+import os
+import signal
+import subprocess
+import sys
+import tempfile
 import warnings
+from pathlib import Path
 
 import numpy as np
 
-from ..errors import BadInput, UnsupportedLayer
+from ..errors import BadInput, Interrupted, UnsupportedLayer
 
 
 def to_int8_tflite(model, calibration: np.ndarray) -> bytes:
-    """Convert with the TFLite converter, calibrated on `calibration` (a batch of float model inputs)."""
+    """Convert with the TFLite converter, calibrated on `calibration` (a batch of float model inputs).
+
+    The converter's calibrator can die by SIGSEGV on recurrent layers (GRU / SimpleRNN / Bidirectional at a fixed
+    batch size: tensorflow#62281), taking the whole process with it. Those models convert in a fresh Python process,
+    which adds ~4.5 s per conversion here (import TensorFlow, save and reload the model; same bytes) and turns the
+    crash into a BadInput. Forking was measured and rejected: once this process has run one conversion, TensorFlow's
+    session thread pool does not survive fork() and every forked conversion deadlocks. Models without a recurrent
+    layer (the recipes' device models included) convert in this process, as before."""
+    rnn = _recurrent_layer(model)
+    if rnn is not None:
+        converted = _convert_in_child(model, calibration, rnn)
+        if converted is not None:
+            return converted
+    return _convert(model, calibration)
+
+
+def _recurrent_layer(model):
+    """The first recurrent layer (RNN or Bidirectional), nested models and wrappers included, or None."""
+    import tensorflow as tf
+
+    rnn = (tf.keras.layers.RNN, tf.keras.layers.Bidirectional)
+    return next((m for m in [model, *model.submodules] if isinstance(m, rnn)), None)
+
+
+def _convert_in_child(model, calibration, rnn):
+    """Bytes converted by a child process, or None when the model cannot make the trip (does not save or reload):
+    then it converts in this process, as it always did."""
+    with tempfile.TemporaryDirectory(prefix="compressor-convert-") as tmp:
+        folder = Path(tmp)
+        try:
+            model.save(folder / "model.keras")
+        except Exception:   # a layer without get_config: nothing to hand over
+            return None
+        np.save(folder / "calibration.npy", np.asarray(calibration, np.float32))
+        package_root = str(Path(__file__).resolve().parents[2])
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_root,
+                                                                         os.environ.get("PYTHONPATH")])),
+               "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
+        child = subprocess.run([sys.executable, "-c", "import sys; from compressor.export.tflite import _child_main;"
+                                " sys.exit(_child_main(sys.argv[1]))", str(folder)],
+                               env=env, stdin=subprocess.DEVNULL, capture_output=True)
+        if child.returncode == 0:
+            return (folder / "model.tflite").read_bytes()
+        if child.returncode in (-signal.SIGINT, -signal.SIGTERM):   # the user's Ctrl-C reached the child too
+            raise Interrupted(f"stopped by {signal.Signals(-child.returncode).name} during the int8 conversion")
+        if child.returncode < 0:
+            name = signal.Signals(-child.returncode).name
+            fixed = " at a fixed batch size" if model.inputs[0].shape[0] is not None else ""
+            raise UnsupportedLayer(
+                f"model '{model.name}': the int8 TFLite converter crashed ({name}) on recurrent layer '{rnn.name}'"
+                f"{fixed}, a known TFLite bug (tensorflow#62281); build the layer with unroll=True, or export a "
+                "one-step model that calls its cell (as the effects recipe's streaming model does)")
+        if child.returncode == _CHILD_REFUSED:
+            raise UnsupportedLayer((folder / "error.txt").read_text())
+        if child.returncode == _CHILD_CANNOT_LOAD:
+            return None
+        last = (child.stderr.decode(errors="replace").strip().splitlines() or ["no output"])[-1]
+        raise RuntimeError(f"the int8 conversion process failed (exit {child.returncode}): {last}")
+
+
+_CHILD_REFUSED, _CHILD_CANNOT_LOAD = 2, 3
+
+
+def _child_main(folder) -> int:
+    """The child's side of _convert_in_child: the same conversion, on the saved model."""
+    from ..api import load_model
+    from ..errors import CompressorError
+
+    folder = Path(folder)
+    try:
+        model = load_model(folder / "model.keras")
+    except CompressorError:
+        return _CHILD_CANNOT_LOAD
+    try:
+        tflite_bytes = _convert(model, np.load(folder / "calibration.npy"))
+    except CompressorError as e:
+        (folder / "error.txt").write_text(str(e))
+        return _CHILD_REFUSED
+    (folder / "model.tflite").write_bytes(tflite_bytes)
+    return 0
+
+
+def _convert(model, calibration: np.ndarray) -> bytes:
     import tensorflow as tf
 
     def representative():
@@ -73,7 +161,8 @@ def verify_against_keras(model, tflite_bytes, x: np.ndarray, classifier: bool) -
     """Max |Keras - int8| in LSBs of the output scale and top-1 agreement for a classifier; also returns the int8
     inputs and outputs so TFLite Micro can be run on the same samples."""
     if len(model.outputs) != 1:
-        raise BadInput(f"model '{model.name}': {len(model.outputs)} outputs; the MCU export handles one")
+        raise BadInput(f"model '{model.name}': {len(model.outputs)} outputs ({', '.join(model.output_names)}); "
+                       "the MCU export verifies a single-output model")
     reference = np.asarray(model.predict(x, verbose=0), dtype=np.float32)
     xq, yq = run_tflite(tflite_bytes, x)
     detail = output_detail(tflite_bytes)

@@ -50,7 +50,8 @@ def load(tflite_bytes):
     missing = re.findall(r"opcode '([^']+)'", log[0])
     if missing:
         raise UnsupportedLayer(f"TFLite Micro has no kernel for operator {missing[0]}") from None
-    raise UnsupportedLayer(f"TFLite Micro cannot load the model: {error}; {log[0].strip()[:200]}") from None
+    said = "; ".join(line.strip() for line in log[0].splitlines() if line.strip())[:300]   # one line for the user
+    raise UnsupportedLayer(f"TFLite Micro cannot load the model: {error}; {said}") from None
 
 
 def arena_bytes(interp) -> int:
