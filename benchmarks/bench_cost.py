@@ -54,7 +54,7 @@ def data_scaling_job():
     One model, compiled and traced once by a warm-up (not timed), so the rows differ only in the data."""
     from compressor import zoo
     from compressor.export.tflite import to_int8_tflite
-    from compressor.steps.train import fit
+    from compressor.methods.fit import fit
 
     rng = np.random.default_rng(0)
     model = zoo.build("dcase_student")

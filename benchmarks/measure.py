@@ -162,7 +162,7 @@ def qat_row(ctx, model, epochs):
     import tensorflow as tf
     import tensorflow_model_optimization as tfmot
 
-    from compressor.steps.train import fit
+    from compressor.methods.fit import fit
 
     if ctx.recipe.family == "effects":
         return {"metric": _na("tfmot QAT does not support recurrent layers (GRU/LSTM)")}

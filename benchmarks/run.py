@@ -119,7 +119,7 @@ def main():
         with concurrent.futures.ThreadPoolExecutor(a.jobs) as pool:
             results = list(pool.map(lambda j: run_job(j[0], j[1], work / "logs"), todo))
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    from compressor.report.record import stack_versions
+    from compressor.record import stack_versions
     data = {"created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "profile": profile, "parallel_jobs": a.jobs, "cpus": os.cpu_count(), "stack": stack_versions(),
             "total_wall_s": _span(work / "logs") if a.collect else round(time.perf_counter() - started, 1), "largest_child_peak_rss_mb": round(children, 1),

@@ -151,7 +151,7 @@ def run(argv) -> int:
             return _check(args)
         from .api import analyze
         record = analyze(args.model, args.target, budgets=parse_budgets(args.budget), data=args.data,
-                         command=["compress", *argv])
+                         command=["compress", *argv]).record
         if args.json:
             print(json.dumps(record, indent=2, default=str))
         else:
@@ -164,18 +164,19 @@ def run(argv) -> int:
     if args.recipe:
         if args.model:
             raise BadInput("give either --recipe or --model, not both")
-        from .engine import run_recipe
-        record = run_recipe(args.recipe, data=args.data, out=args.out, quick=args.quick, resume=args.resume,
-                            seed=args.seed, budgets=budgets)
-        _print_record(record, args.out or Path("out") / record["recipe"]["name"])
+        from .api import run_recipe
+        run = run_recipe(args.recipe, data=args.data, out=args.out, quick=args.quick, resume=args.resume,
+                         seed=args.seed, budgets=budgets)
+        record = run.record
+        _print_record(record, run.out)
         return _exit_code(record)
     if args.model or args.target:
         if not (args.model and args.target):
             raise BadInput("compress: --model and --target go together (or use --recipe NAME)")
-        from .api import compress_model
+        from .api import compress
         out = Path(args.out) if args.out else Path("out") / Path(args.model).stem
-        record = compress_model(args.model, args.target, data=args.data, out=out, budgets=budgets,
-                                command=["compress", *argv])
+        record = compress(args.model, args.target, data=args.data, out=out, budgets=budgets,
+                          command=["compress", *argv]).record
         _print_record(record, out)
         return _exit_code(record)
     parser.print_help()

@@ -11,13 +11,17 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from . import atomic
+from typing import Callable
+
+from . import atomic, delivery
 from .errors import BadInput, Interrupted, TrainingDiverged
+from .jsonable import plain
 from .recipe import Recipe, load_recipe
-from .report.record import new_record
+from .record import Run, RunRecord
 from .targets import load_target
 
 
+RESUMED = ("steps", "figures", "layers", "checks", "artifacts")   # record parts a checkpoint keeps
 MIN_FREE_BYTES = 200_000_000   # exports, reports and an hls4ml project (the CAE decoder's is ~15 MB with its C-sim)
 
 
@@ -25,60 +29,89 @@ MIN_FREE_BYTES = 200_000_000   # exports, reports and an hls4ml project (the CAE
 class Context:
     recipe: Recipe
     target: object
+    family: object                  # compressor.families.Family: everything that differs by model family
     data: object                    # compressor.audio.dataset.Dataset
     out: Path
     seed: int
     quick: bool
-    record: dict
+    record: RunRecord
     models: dict = field(default_factory=dict)      # slot -> keras.Model
     trained: set = field(default_factory=set)       # slots trained so far
     state: dict = field(default_factory=dict)       # JSON-able results later steps read (metrics, artifact paths)
     log_prefix: str = ""
     stop_requested: str | None = None               # the signal's name, once SIGINT / SIGTERM arrived
     diverged: str | None = None                     # where the loss became NaN / infinite
+    logger: Callable = print                        # progress lines go here (the CLI prints them)
+    on_step: Callable | None = None                 # called with each finished step's record entry
 
     def log(self, msg):
-        print(f"{self.log_prefix}{msg}", flush=True)
+        self.logger(f"{self.log_prefix}{msg}")
 
     @property
     def delivered(self):
         return self.models[self.recipe.deliver]
 
+    def rebuild(self, slot, **overrides):
+        """A fresh model of zoo slot `slot`, fitted to the data, with `overrides` (batch_size=1 for the converter)."""
+        from .steps.slots import build_slot
+        return build_slot(self.recipe.models[slot], self.data, **overrides)
 
-def run_recipe(name, *, data=None, out=None, quick=False, resume=False, seed=None, budgets=None) -> dict:
-    """Run recipe `name` (a shipped recipe name or a YAML path) and return its record; reports land in `out`."""
+
+def load_checked_recipe(recipe) -> Recipe:
+    """A recipe (name, YAML path or Recipe) with its step kinds, step order and family checked against the
+    registries."""
+    from . import families, steps
+
+    if isinstance(recipe, Recipe):     # loaded (and checked) already, perhaps changed in Python since
+        return recipe
+    return load_recipe(recipe, kinds=steps.KINDS, families=families.names())
+
+
+def run_recipe(recipe, *, data=None, out=None, quick=False, resume=False, seed=None, budgets=None, models=None,
+               log=None, on_step=None) -> Run:
+    """Run `recipe` (a shipped recipe name, a YAML path or a Recipe) and return the Run; reports land in `out`.
+    `models` hands in-memory Keras models into slots (slot -> model, instead of building them); `log` receives the
+    progress lines (default: print); `on_step(entry)` is called after each finished step (timings, memory ...)."""
+    from . import families, steps
     from .analysis.budgets import normalize
     from .audio.dataset import load_data
-    from .steps import kinds
+    from .methods.fit import set_seed
+    from .steps.slots import build_models, shipped_weights_warnings
 
+    say = log or (lambda line: print(line, flush=True))
     budgets = normalize(budgets, "budgets")     # a mistyped figure fails now, not after training
-    recipe = load_recipe(name).profile(quick)
+    recipe = load_checked_recipe(recipe).profile(quick)
+    family = families.get(recipe.family)
     target = load_target(recipe.target)
     seed = recipe.seed if seed is None else seed
     out = Path(out) if out else Path("out") / recipe.name
     existing = next((p for p in (out, *out.parents) if p.exists()), None)   # refused before loading data
     if existing is not None and not existing.is_dir():
         raise BadInput(f"--out {out}: {existing} is a file; the output must be a folder")
+    unknown = sorted(set(models or {}) - set(recipe.models))
+    if unknown:
+        raise BadInput(f"models: no slot {', '.join(map(repr, unknown))} in recipe {recipe.name} "
+                       f"(slots: {', '.join(recipe.models)})")
     data_source = data or recipe.data
     if data_source not in (None, "builtin") and not Path(data_source).exists():
         raise BadInput(f"--data {data_source}: no such file or folder")
 
-    record = new_record()
-    record.update(seed=seed, target=asdict(target),
-                  recipe={**recipe.as_dict(), "profile": "quick" if quick else "full"})
-    dataset = load_data(None if data_source == "builtin" else data_source, recipe.family, quick=quick, seed=seed,
+    record = RunRecord(seed=seed, target=asdict(target), recipe={**recipe.as_dict(), "profile": "quick" if quick
+                                                                  else "full"})
+    dataset = load_data(None if data_source == "builtin" else data_source, family.data_spec, quick=quick, seed=seed,
                         frontend=recipe.frontend or None)
     record["data"] = {"source": dataset.name, "frontend": dataset.frontend, "classes": dataset.classes,
                       "shapes": {k: list(getattr(dataset, k).shape) for k in ("x_train", "x_val", "x_test")},
                       "changes": dataset.changes}
     for change in dataset.changes:          # resampling, mixdown, padding ...: said once, here and in the report
-        print(f"data: {change}", flush=True)
-    ctx = Context(recipe, target, dataset, out, seed, quick, record)
-    kinds.set_seed(seed)                    # the models' initial weights come from the seed too
-    ctx.models = kinds.build_models(recipe, dataset)
+        say(f"data: {change}")
+    ctx = Context(recipe, target, family, dataset, out, seed, quick, record, logger=say, on_step=on_step)
+    set_seed(seed)                          # the models' initial weights come from the seed too
+    ctx.models = build_models(recipe, dataset)
+    ctx.models.update(models or {})
     if data_source not in (None, "builtin"):
-        record["warnings"] += kinds.shipped_weights_warnings(recipe, ctx.models)
-    kinds.check_all(ctx)                    # everything that can be rejected is rejected before training
+        record.warn(*shipped_weights_warnings(recipe, ctx.models))
+    steps.check_recipe(ctx)                 # everything that can be rejected is rejected before training
     _check_free_disk(out, ctx.models)
 
     checkpoint = Checkpoint(out / ".checkpoint", _fingerprint(recipe, seed, quick, dataset.name))
@@ -90,27 +123,24 @@ def run_recipe(name, *, data=None, out=None, quick=False, resume=False, seed=Non
             if index >= start:
                 _run_step(ctx, checkpoint, index, step)
     ctx.log_prefix = ""
-    for done in record["steps"]:            # the files the steps wrote (int8 model, C array, hls/), by role
-        record["artifacts"].update(done.get("artifacts") or {})
-    kinds.finish(ctx, budgets)
+    delivery.finish(ctx, budgets)           # the delivered model measured on its target, judged once
     record["status"] = "complete"
     from .report.write import write_reports
-    record["artifacts"].update({"report_json": "report.json", "report_html": "report.html",
-                                "summary_md": "summary.md"})
+    record.add_artifacts({"report_json": "report.json", "report_html": "report.html", "summary_md": "summary.md"})
     write_reports(record, out)
-    print(f"reports written to {out}/ (report.html, report.json, summary.md)", flush=True)
-    return record
+    say(f"reports written to {out}/ (report.html, report.json, summary.md)")
+    return Run(record, ctx.models, out)
 
 
 def _run_step(ctx, checkpoint, index, step):
-    from .steps import kinds
+    from . import steps
+    from .methods.fit import set_seed
 
-    steps = ctx.recipe.steps
-    ctx.log_prefix = f"[{index + 1}/{len(steps)} {step.name}] "
+    ctx.log_prefix = f"[{index + 1}/{len(ctx.recipe.steps)} {step.name}] "
     ctx.log(f"{step.kind} of '{step.model}'")
-    kinds.set_seed(ctx.seed + index)    # per-step seed: a resumed run replays the same randomness
+    set_seed(ctx.seed + index)          # per-step seed: a resumed run replays the same randomness
     t0 = time.perf_counter()
-    result = kinds.run(ctx, step)
+    result = steps.run(ctx, step)
     if ctx.diverged:
         raise TrainingDiverged(f"{ctx.recipe.path}: step '{step.name}' diverged at {ctx.diverged}; lower its "
                                "learning rate (params.lr) or check the data for NaN / huge values")
@@ -118,10 +148,13 @@ def _run_step(ctx, checkpoint, index, step):
         checkpoint.mark_incomplete(ctx)
         raise Interrupted(f"stopped by {ctx.stop_requested} during step {index + 1} ({step.name}); the {index} "
                           f"finished step(s) are saved in {checkpoint.folder}: run the same command with --resume")
-    if kinds.TRAINS[step.kind]:
+    if steps.get(step.kind).trains:
         ctx.trained.add(step.model)
-    ctx.record["steps"].append({"name": step.name, "kind": step.kind, "model": step.model,
-                                "seconds": round(time.perf_counter() - t0, 2), **result})
+    entry = ctx.record.add_step(step.name, step.kind, model=step.model, seconds=round(time.perf_counter() - t0, 2),
+                                metrics=result.metrics, notes=result.notes, artifacts=result.artifacts,
+                                **result.detail)
+    if ctx.on_step:
+        ctx.on_step(entry)
     checkpoint.save(ctx, index + 1)
 
 
@@ -164,16 +197,16 @@ class Checkpoint:
             for slot, model in ctx.models.items():
                 model.save_weights(str(tmp / f"{slot}.weights.h5"))
             state = {"fingerprint": self.fingerprint, "steps_done": steps_done, "trained": sorted(ctx.trained),
-                     "state": ctx.state, "steps": ctx.record["steps"], "checks": ctx.record.get("checks", [])}
-            (tmp / "state.json").write_text(json.dumps(state, default=_plain))
+                     "state": ctx.state, "record": {k: ctx.record[k] for k in RESUMED}}
+            (tmp / "state.json").write_text(json.dumps(state, default=plain))
 
     def mark_incomplete(self, ctx: Context):
         """The record of a run that stopped early, beside its checkpoint (the previous outputs stay untouched)."""
         atomic.write_text(self.folder / "record.json",
-                          json.dumps({**ctx.record, "status": "incomplete"}, indent=2, default=_plain))
+                          json.dumps({**ctx.record, "status": "incomplete"}, indent=2, default=plain))
 
     def restore(self, ctx: Context) -> int:
-        from .steps import kinds
+        from . import steps
 
         state_file = self.folder / "state.json"
         if not state_file.is_file():
@@ -185,11 +218,11 @@ class Checkpoint:
                            "run without --resume")
         done = state["steps_done"]
         for step in ctx.recipe.steps[:done]:
-            kinds.restructure(ctx, step)
+            steps.restructure(ctx, step)
         for slot, model in ctx.models.items():
             model.load_weights(str(self.folder / f"{slot}.weights.h5"))
         ctx.trained, ctx.state = set(state["trained"]), state["state"]
-        ctx.record["steps"], ctx.record["checks"] = state["steps"], state.get("checks", [])
+        ctx.record.update(state["record"])     # what the finished steps recorded: entries, figures, checks, files
         ctx.log(f"resumed after step {done} of {len(ctx.recipe.steps)}")
         return done
 
@@ -209,7 +242,3 @@ def _check_free_disk(out: Path, models):
 def _fingerprint(recipe: Recipe, seed, quick, data_name) -> str:
     text = json.dumps([recipe.as_dict(), seed, quick, data_name], sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def _plain(value):
-    return value.tolist() if hasattr(value, "tolist") else str(value)

@@ -1,4 +1,4 @@
-"""Keras graph housekeeping shared by the zoo, the steps and the exporters."""
+"""Keras graph housekeeping shared by the zoo, the steps, the analyses and the exporters."""
 
 
 def fresh_copy(model):
@@ -9,3 +9,13 @@ def fresh_copy(model):
     copy = tf.keras.models.clone_model(model)
     copy.set_weights(model.get_weights())
     return copy
+
+
+def leaf_layers(model):
+    """The layers of `model` with nested models (Functional, Sequential) flattened into theirs; InputLayers dropped.
+    The one walker for counting, hls4ml's layer checks and its per-layer config."""
+    for layer in model.layers:
+        if hasattr(layer, "layers") and type(layer).__name__ in ("Functional", "Sequential", "Model"):
+            yield from leaf_layers(layer)
+        elif type(layer).__name__ != "InputLayer":
+            yield layer

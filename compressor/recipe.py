@@ -13,12 +13,6 @@ from .errors import BadInput
 from .schema import Fields, load_yaml
 
 RECIPES_DIR = Path(__file__).resolve().parent.parent / "recipes"
-FAMILIES = ("cae", "dcase", "effects", "mae", "speech")
-# Step kinds and whether they train the model they act on (a model must be trained before it is exported or
-# used as a teacher, unless it was loaded from a file).
-STEP_KINDS = {"train": True, "quantize": True, "prune": True, "distill": True, "ptq": False,
-              "export_hls": False, "energy": False, "probe": False, "generate": False}
-EXPORT_KINDS = ("ptq", "export_hls", "generate")
 
 
 @dataclass(frozen=True)
@@ -96,21 +90,25 @@ def recipe_path(name_or_path) -> Path:
     return path
 
 
-def load_recipe(name_or_path) -> Recipe:
+def load_recipe(name_or_path, *, kinds=None, families=None) -> Recipe:
+    """The recipe, its structure checked. `kinds` (name -> step kind, as compressor.steps.KINDS) and `families`
+    (names, as compressor.families.names()) are the registries the engine passes: with them, step kinds, the order
+    of steps and the family are checked too (this core module does not import the layers above it)."""
     path = recipe_path(name_or_path)
     where = str(path)
     f = Fields(load_yaml(path), where)
     name = f.get("name", str)
     description = f.get("description", str)
-    family = f.get("family", str, choices=FAMILIES)
+    family = f.get("family", str, choices=tuple(families) if families is not None else None)
     target = f.get("target", str)
     seed = f.get("seed", int, default=0)
     data = f.get("data", str, default="builtin")
     frontend = f.get("frontend", dict, default={})
     models = _models(f.sub("models"), where)
     deliver = f.get("deliver", str, choices=tuple(models))
-    steps = _steps(f.get("steps", list), models, where)
-    _check_order(steps, models, deliver, where)
+    steps = _steps(f.get("steps", list), models, where, kinds)
+    if kinds is not None:
+        _check_order(steps, models, deliver, where, kinds)
     budgets = _budgets(f.get("budgets", dict, default={}), where)
     quick = _quick(f.sub("quick", default={}) or Fields({}, f"{where}.quick"), steps, models, where)
     f.done()
@@ -136,7 +134,7 @@ def _models(f: Fields, where) -> dict:
     return slots
 
 
-def _steps(items, models, where) -> list[Step]:
+def _steps(items, models, where, kinds) -> list[Step]:
     steps, seen = [], set()
     for i, item in enumerate(items):
         s = Fields(item, f"{where}.steps[{i}]")
@@ -145,12 +143,15 @@ def _steps(items, models, where) -> list[Step]:
         if name in seen:
             raise BadInput(f"{s.where}: field 'name': duplicate step name '{name}'")
         seen.add(name)
-        kind = s.get("kind", str, choices=tuple(STEP_KINDS))
+        kind = s.get("kind", str, choices=_kind_names(kinds))
+        if kinds is not None:
+            kind = kinds[kind].name                 # an alias (ptq) becomes the kind's name (export_tflite)
         model = s.get("model", str, choices=tuple(models))
         teacher = s.get("teacher", str, default=None, choices=tuple(models) + (None,))
-        if (kind == "distill") != (teacher is not None):
-            raise BadInput(f"{s.where}: field 'teacher': "
-                           + ("a distill step needs a teacher slot" if kind == "distill" else "only distill steps have one"))
+        if kinds is not None and kinds[kind].takes_teacher != (teacher is not None):
+            teaching = sorted({k.name for k in kinds.values() if k.takes_teacher})
+            raise BadInput(f"{s.where}: field 'teacher': " + (f"a {kind} step needs a teacher slot" if teacher is None
+                                                                else f"only {' and '.join(teaching)} steps have one"))
         params = s.get("params", dict, default={})
         s.done()
         steps.append(Step(name, kind, model, teacher, params))
@@ -184,16 +185,20 @@ def _quick(f: Fields, steps, models, where) -> dict:
     return quick
 
 
-def _check_order(steps, models, deliver, where):
+def _kind_names(kinds):
+    return tuple(kinds) if kinds is not None else None
+
+
+def _check_order(steps, models, deliver, where, kinds):
     """Reject orders that cannot work: exporting, or teaching with, a model that has not been trained yet."""
     trained = {name for name, slot in models.items() if slot.path is not None or slot.shipped_weights}
     for i, step in enumerate(steps):
         at = f"{where}.steps[{i}] ({step.name})"
         if step.teacher is not None and step.teacher not in trained:
             raise BadInput(f"{at}: field 'teacher': model '{step.teacher}' is not trained by any earlier step")
-        if step.kind in EXPORT_KINDS and step.model not in trained:
+        if kinds[step.kind].needs_trained and step.model not in trained:
             raise BadInput(f"{at}: field 'kind': {step.kind} of model '{step.model}' before any step trains it")
-        if STEP_KINDS[step.kind]:
+        if kinds[step.kind].trains:
             trained.add(step.model)
     if deliver not in trained:
         raise BadInput(f"{where}: field 'deliver': model '{deliver}' is never trained by a step")

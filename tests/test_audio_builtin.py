@@ -3,6 +3,7 @@ import numpy as np
 import pedalboard
 import pytest
 
+from compressor import families
 from compressor.audio import builtin, dataset, load_data
 from compressor.errors import BadInput
 
@@ -24,7 +25,7 @@ def test_generators_are_deterministic_per_seed():
 
 
 def test_builtin_is_cached_atomically_and_reused(private_cache, monkeypatch):
-    first = load_data(None, "speech", quick=True, seed=5)
+    first = load_data(None, families.get("speech").data_spec, quick=True, seed=5)
     files = list((private_cache / "builtin").glob("speech-quick-seed5-*.npz"))
     assert len(files) == 1
     assert not list((private_cache / "builtin").glob("*.part"))
@@ -33,13 +34,13 @@ def test_builtin_is_cached_atomically_and_reused(private_cache, monkeypatch):
         raise AssertionError("regenerated instead of reading the cache")
 
     monkeypatch.setattr(dataset, "_generate", no_generation)
-    again = load_data("builtin", "speech", quick=True, seed=5)
+    again = load_data("builtin", families.get("speech").data_spec, quick=True, seed=5)
     np.testing.assert_array_equal(first.x_test, again.x_test)
     assert again.classes == first.classes and again.frontend == first.frontend and again.name == "builtin:speech"
 
 
 def test_dcase_builtin_is_balanced_and_tests_unseen_devices():
-    data = load_data(None, "dcase", quick=True, frontend={"n_mels": 40})
+    data = load_data(None, families.get("dcase").data_spec, quick=True, frontend={"n_mels": 40})
     assert data.x_train.shape == (300, 40, 51, 1) and data.classes == list(builtin.SCENES)
     assert np.bincount(data.y_train.astype(int)).min() == 30
     assert not {"s4", "s5", "s6"} & set(data.extra["devices_train"])
@@ -48,7 +49,7 @@ def test_dcase_builtin_is_balanced_and_tests_unseen_devices():
 
 
 def test_effects_target_is_the_pedalboard_output():
-    data = load_data(None, "effects", quick=True)
+    data = load_data(None, families.get("effects").data_spec, quick=True)
     assert data.x_train.shape[1:] == (2048, 1)
     board = pedalboard.Pedalboard([pedalboard.HighpassFilter(cutoff_frequency_hz=100.0),
                                    pedalboard.Distortion(drive_db=30.0),
@@ -66,7 +67,7 @@ def test_effects_target_is_the_pedalboard_output():
 
 
 def test_mae_builtin_has_a_balanced_probe_task():
-    data = load_data(None, "mae", quick=True)
+    data = load_data(None, families.get("mae").data_spec, quick=True)
     assert data.x_train.shape[1:] == (150, 64) and data.task == "representation"
     assert data.extra["probe_classes"] == ["tone", "noise", "chirp", "mixture"]
     assert np.bincount(data.extra["probe_y_train"].astype(int)).tolist() == [40, 40, 40, 40]
@@ -74,7 +75,7 @@ def test_mae_builtin_has_a_balanced_probe_task():
 
 
 def test_cae_builtin_spectrograms_show_the_upsweeps():
-    data = load_data(None, "cae", quick=True)
+    data = load_data(None, families.get("cae").data_spec, quick=True)
     assert data.x_train.shape[1:] == (128, 196, 1) and data.x_train.min() >= 0 and data.x_train.max() <= 1
     # the calls live between 60 and 700 Hz: those bins stand out of the noise more than the band above 1 kHz
     bin_hz = 4000 / 254
@@ -84,7 +85,9 @@ def test_cae_builtin_spectrograms_show_the_upsweeps():
 
 
 def test_unknown_family_and_frontend_mismatch():
-    with pytest.raises(BadInput, match="data family 'video'"):
-        load_data(None, "video")
+    with pytest.raises(BadInput, match=r"unknown family 'video' \(known: cae, dcase, effects, mae, speech\)"):
+        families.get("video")
+    with pytest.raises(TypeError, match="expected a DataSpec"):  # a family name, as load_data took before
+        load_data(None, "dcase")
     with pytest.raises(BadInput, match="frontend.name"):
-        load_data(None, "dcase", frontend={"name": "raw_waveform"})
+        load_data(None, families.get("dcase").data_spec, frontend={"name": "raw_waveform"})

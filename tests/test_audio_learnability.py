@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from compressor import zoo
+from compressor import families, zoo
 from compressor.audio import builtin, load_data
 from compressor.zoo import mae
 
@@ -28,7 +28,8 @@ def compile_classifier(model, lr=1e-3):
 
 def test_dcase_scenes_are_learnable_by_the_student():
     tf.keras.utils.set_random_seed(0)
-    data = load_data(None, "dcase", quick=True, frontend={"n_mels": 40})  # 40 bands: half the MACs of 80
+    # 40 bands: half the MACs of 80
+    data = load_data(None, families.get("dcase").data_spec, quick=True, frontend={"n_mels": 40})
     model = compile_classifier(zoo.build("dcase_student", input_shape=(40, 51, 1)))
     model.fit(data.x_train, data.y_train, epochs=16, batch_size=32, verbose=0)
     accuracy = model.evaluate(data.x_test, data.y_test, verbose=0)[1]
@@ -55,7 +56,7 @@ def test_speech_words_are_learnable_by_the_1d_cnn():
 
 def test_cae_whale_spectrograms_are_learnable_by_the_autoencoder():
     tf.keras.utils.set_random_seed(0)
-    data = load_data(None, "cae", quick=True)
+    data = load_data(None, families.get("cae").data_spec, quick=True)
     crop = lambda x: x[:, :64, :96]  # noqa: E731  reduced input: 0-1 kHz (where the calls are), first 3 s
     x_train, x_test = crop(data.x_train), crop(data.x_test)
     model = zoo.build("cae", input_shape=(64, 96, 1))
@@ -68,7 +69,7 @@ def test_cae_whale_spectrograms_are_learnable_by_the_autoencoder():
 
 def test_effects_fuzz_is_learnable_by_the_gru():
     tf.keras.utils.set_random_seed(0)
-    data = load_data(None, "effects", quick=True)
+    data = load_data(None, families.get("effects").data_spec, quick=True)
     # training on 128-sample pieces of the 2048-sample segments: many cheap updates on 2 cores
     x, y = data.x_train.reshape(-1, 128, 1), data.y_train.reshape(-1, 128, 1)
     model = zoo.build("effects_gru", hidden=16)
@@ -84,7 +85,7 @@ def test_effects_fuzz_is_learnable_by_the_gru():
 
 def test_mae_sounds_pretrain_and_the_probe_beats_chance():
     tf.keras.utils.set_random_seed(0)
-    data = load_data(None, "mae", quick=True)
+    data = load_data(None, families.get("mae").data_spec, quick=True)
     mean, std = data.x_train.mean(), data.x_train.std()
     norm = lambda x: (x - mean) / std  # noqa: E731
     q, k = 2, 64  # a reduced MAE: 1 layer, D 32, two 64-code random-projection quantizers

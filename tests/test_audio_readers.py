@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from compressor import families
 from compressor.audio import load_data, readers
 from compressor.errors import BadInput
 
@@ -42,7 +43,7 @@ def make_tau(root, n_per_scene=4):
 def test_tau_layout_reads_folds_labels_and_resamples(tmp_path):
     root = make_tau(tmp_path / "tau")
     assert readers.detect_layout(root) == "tau"
-    data = load_data(str(root), "dcase", frontend={"n_mels": 40})
+    data = load_data(str(root), families.get("dcase").data_spec, frontend={"n_mels": 40})
     assert data.classes == SCENES and data.task == "classification"
     assert data.x_train.shape[1:] == (40, 51, 1) and data.x_test.shape == (3, 40, 51, 1)
     assert len(data.x_train) + len(data.x_val) == 9
@@ -60,14 +61,14 @@ def test_tau_comma_separated_csv_names_the_file(tmp_path):
     root = make_tau(tmp_path / "tau")
     (root / "meta.csv").write_text((root / "meta.csv").read_text().replace("\t", ","))
     with pytest.raises(BadInput, match=r"meta\.csv.*tab-separated header"):
-        load_data(str(root), "dcase")
+        load_data(str(root), families.get("dcase").data_spec)
 
 
 def test_tau_missing_audio_names_the_file(tmp_path):
     root = make_tau(tmp_path / "tau")
     (root / "audio" / "bus-lisbon-10-0-a.wav").unlink()
     with pytest.raises(BadInput, match=r"bus-lisbon-10-0-a\.wav: listed in the TAU metadata but missing"):
-        load_data(str(root), "dcase")
+        load_data(str(root), families.get("dcase").data_spec)
 
 
 def test_tau_fold_entry_not_in_meta_names_both(tmp_path):
@@ -75,14 +76,14 @@ def test_tau_fold_entry_not_in_meta_names_both(tmp_path):
     fold = root / "evaluation_setup" / "fold1_evaluate.csv"
     fold.write_text(fold.read_text() + "audio/ghost.wav\tpark\n")
     with pytest.raises(BadInput, match=r"fold1_evaluate\.csv: 'audio/ghost\.wav' is not listed in meta\.csv"):
-        load_data(str(root), "dcase")
+        load_data(str(root), families.get("dcase").data_spec)
 
 
 def test_tau_missing_fold_file(tmp_path):
     root = make_tau(tmp_path / "tau")
     (root / "evaluation_setup" / "fold1_train.csv").unlink()
     with pytest.raises(BadInput, match=r"fold1_train\.csv: missing"):
-        load_data(str(root), "dcase")
+        load_data(str(root), families.get("dcase").data_spec)
 
 
 def make_class_folders(root, lists=False):
@@ -99,7 +100,7 @@ def make_class_folders(root, lists=False):
 def test_class_folders_give_labels_from_folder_names(tmp_path):
     root = make_class_folders(tmp_path / "speech")
     assert readers.detect_layout(root) == "classes"
-    data = load_data(str(root), "speech")
+    data = load_data(str(root), families.get("speech").data_spec)
     assert data.classes == ["loud", "quiet"]  # _background_noise_ skipped
     assert data.x_train.shape[1:] == (32000, 1)
     n = len(data.x_train) + len(data.x_val) + len(data.x_test)
@@ -113,7 +114,7 @@ def test_class_folders_give_labels_from_folder_names(tmp_path):
 
 def test_class_folders_honour_speech_commands_lists(tmp_path):
     root = make_class_folders(tmp_path / "speech", lists=True)
-    data = load_data(str(root), "speech")
+    data = load_data(str(root), families.get("speech").data_spec)
     assert (len(data.x_train), len(data.x_val), len(data.x_test)) == (8, 2, 2)
     assert sorted(data.y_val) == [0, 1] and sorted(data.y_test) == [0, 1]
 
@@ -122,7 +123,7 @@ def test_class_folder_with_a_broken_wav_names_it(tmp_path):
     root = make_class_folders(tmp_path / "speech")
     (root / "loud" / "loud_3.wav").write_bytes(b"RIFF not really a wav")
     with pytest.raises(BadInput, match=r"loud_3\.wav: cannot read audio"):
-        load_data(str(root), "speech")
+        load_data(str(root), families.get("speech").data_spec)
 
 
 def test_paired_effects_layout(tmp_path):
@@ -132,7 +133,7 @@ def test_paired_effects_layout(tmp_path):
     write_wav(root / "guitar-input.wav", dry, 44100)
     write_wav(root / "guitar-target.wav", np.tanh(5 * dry), 44100)
     assert readers.detect_layout(root) == "paired"
-    data = load_data(str(root), "effects")
+    data = load_data(str(root), families.get("effects").data_spec)
     assert data.x_train.shape[1:] == (2048, 1) and data.task == "regression"
     n = len(data.x_train) * 2048
     np.testing.assert_allclose(data.x_train.reshape(-1), dry[:n], atol=1e-4)  # 16-bit WAV rounding
@@ -148,19 +149,19 @@ def test_paired_split_folders_and_input_target_folders(tmp_path):
     for split in ("train", "val", "test"):
         write_wav(root / split / "ht1-input.wav", tone(110, 44100, 0.5), 44100)
         write_wav(root / split / "ht1-target.wav", tone(110, 44100, 0.5, 0.2), 44100)
-    data = load_data(str(root), "effects")
+    data = load_data(str(root), families.get("effects").data_spec)
     assert len(data.x_train) == len(data.x_val) == len(data.x_test) == 22050 // 2048
     other = tmp_path / "fx2"
     write_wav(other / "input" / "take1.wav", tone(110, 44100, 1.0), 44100)
     write_wav(other / "target" / "take1.wav", tone(110, 44100, 1.0, 0.2), 44100)
-    assert len(load_data(str(other), "effects").x_train) > 0
+    assert len(load_data(str(other), families.get("effects").data_spec).x_train) > 0
 
 
 def test_paired_without_its_target_names_the_input(tmp_path):
     root = tmp_path / "fx"
     write_wav(root / "bass-input.wav", tone(55, 44100, 1.0), 44100)
     with pytest.raises(BadInput, match=r"bass-input\.wav: no matching target file bass-target\.wav"):
-        load_data(str(root), "effects")
+        load_data(str(root), families.get("effects").data_spec)
 
 
 def test_unlabeled_folder_for_cae_cuts_long_recordings_into_windows(tmp_path):
@@ -168,7 +169,7 @@ def test_unlabeled_folder_for_cae_cuts_long_recordings_into_windows(tmp_path):
     for i in range(3):
         write_wav(root / f"rec{i}.wav", tone(200, 8000, 13.0), 8000)  # 13 s at 8 kHz -> 4 kHz, two 6.24 s windows
     assert readers.detect_layout(root) == "unlabeled"
-    data = load_data(str(root), "cae")
+    data = load_data(str(root), families.get("cae").data_spec)
     assert data.x_train.shape[1:] == (128, 196, 1) and data.task == "autoencoder"
     assert len(data.x_train) + len(data.x_val) + len(data.x_test) == 6
     np.testing.assert_array_equal(data.y_train, data.x_train)
@@ -179,7 +180,7 @@ def test_unlabeled_folder_for_cae_cuts_long_recordings_into_windows(tmp_path):
 
 def test_mae_on_class_folders_uses_the_folders_as_probe_labels(tmp_path):
     root = make_class_folders(tmp_path / "sounds")
-    data = load_data(str(root), "mae")
+    data = load_data(str(root), families.get("mae").data_spec)
     assert data.x_train.shape[1:] == (150, 64)
     assert data.extra["probe_classes"] == ["loud", "quiet"]
     assert len(data.extra["probe_x_train"]) == len(data.extra["probe_y_train"]) > 0
@@ -189,15 +190,15 @@ def test_unknown_layout_says_what_was_expected_and_found(tmp_path):
     (tmp_path / "notes.txt").write_text("hello")
     (tmp_path / "empty").mkdir()
     with pytest.raises(BadInput, match=r"unrecognised layout \(found 1 files, none \.wav, and 1 folders.*expected a TAU"):
-        load_data(str(tmp_path), "dcase")
+        load_data(str(tmp_path), families.get("dcase").data_spec)
     with pytest.raises(BadInput, match="no such folder"):
-        load_data(str(tmp_path / "nope"), "dcase")
+        load_data(str(tmp_path / "nope"), families.get("dcase").data_spec)
 
 
 def test_layout_that_does_not_fit_the_family(tmp_path):
     root = make_class_folders(tmp_path / "speech")
     with pytest.raises(BadInput, match="family 'effects' needs effects pairs.*found a folder of class folders"):
-        load_data(str(root), "effects")
+        load_data(str(root), families.get("effects").data_spec)
 
 
 def test_every_change_to_the_audio_is_counted_once(tmp_path):
@@ -209,7 +210,7 @@ def test_every_change_to_the_audio_is_counted_once(tmp_path):
              "yes/3.wav": (16000, 2.0, 1), "no/3.wav": (16000, 2.0, 1)}       # 8 files: 6 train, 1 val, 1 test
     for name, (sr, seconds, channels) in files.items():
         write_wav(root / name, tone(440, sr, seconds, channels=channels), sr)
-    data = load_data(str(root), "speech")
+    data = load_data(str(root), families.get("speech").data_spec)
     assert data.changes == [
         "resampled 5 of 8 WAVs from 8,000 Hz (4) and 22,050 Hz (1) to 16,000 Hz",
         "mixed 3 of 8 WAVs from stereo to mono (mean of the channels)",
@@ -221,4 +222,4 @@ def test_every_change_to_the_audio_is_counted_once(tmp_path):
     same = tmp_path / "same"
     for i in range(10):
         write_wav(same / "ab"[i % 2] / f"{i}.wav", tone(440, 16000, 2.0), 16000)
-    assert load_data(str(same), "speech").changes == []
+    assert load_data(str(same), families.get("speech").data_spec).changes == []

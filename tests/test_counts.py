@@ -47,7 +47,7 @@ def baseline():
 
 @pytest.fixture(scope="module")
 def baseline_record(baseline):
-    return api.analyze(baseline, "cortex-m4", budgets={"params": 128_000, "macs": 30e6})
+    return api.analyze(baseline, "cortex-m4", budgets={"params": 128_000, "macs": 30e6}).record
 
 
 def test_baseline_matches_the_published_dcase_figures(baseline_record):

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from tensorflow import keras
 
-from compressor.api import _first_sentences
+from compressor.keras_io import _first_sentences
 from compressor.export import tflite
 
 L = keras.layers

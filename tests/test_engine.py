@@ -58,7 +58,7 @@ def test_missing_data_folder_is_named(tmp_path):
 
 
 def test_nan_loss_stops_training_and_says_where():
-    from compressor.steps.kinds import _progress
+    from compressor.steps.base import progress as _progress
 
     ctx = types.SimpleNamespace(stop_requested=None, diverged=None, log=lambda msg: None)
     model = tf.keras.Sequential([tf.keras.Input((3,)), tf.keras.layers.Dense(1)])
@@ -72,7 +72,7 @@ def test_nan_loss_stops_training_and_says_where():
 
 
 def test_stop_request_ends_fit_at_the_next_batch():
-    from compressor.steps.kinds import _progress
+    from compressor.steps.base import progress as _progress
 
     ctx = types.SimpleNamespace(stop_requested="SIGTERM", diverged=None, log=lambda msg: None)
     model = tf.keras.Sequential([tf.keras.Input((3,)), tf.keras.layers.Dense(1)])

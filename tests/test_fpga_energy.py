@@ -68,7 +68,7 @@ def test_model_7_over_model_1_on_the_cae_encoder():
 def test_model_7_over_model_1_with_the_projects_table_ii_reading():
     """The ratio this project gets: the zoo's CAE encoder quantized by the quantize step's own Table II aliases
     ("binary relu" -> binary, "adaptive relu" -> quantized_relu(4,2)): below 1, though not the source's 0.3."""
-    from compressor.steps.quantize import quantize_model
+    from compressor.methods.quantize import quantize_model
     from compressor.zoo import cae
 
     encoder = cae.build_parts("fpga")[0]

@@ -5,7 +5,7 @@ import tensorflow as tf
 from qkeras import QActivation, QConv2D, QDense, quantized_bits, quantized_relu, ternary
 
 from compressor.analysis.resources import estimate_resources, precision_bits
-from compressor.export.hls import choose_schedule, hls_config
+from compressor.analysis.hls_design import choose_schedule, hls_config
 from compressor.targets import load_target
 
 L = tf.keras.layers

@@ -15,7 +15,7 @@ import soundfile as sf
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from compressor import data_arrays
+from compressor import data_arrays, families
 from compressor.audio import load_data, readers
 from compressor.errors import BadInput
 
@@ -144,7 +144,7 @@ def test_empty_folders_and_folders_without_audio_are_refused(names, subdirs, fam
             (root / sub).mkdir()
             (root / sub / "readme.txt").write_text("no wavs here")
         with pytest.raises(BadInput, match="unrecognised layout") as err:
-            load_data(str(root), family, quick=True)
+            load_data(str(root), families.get(family).data_spec, quick=True)
         assert str(root) in str(err.value) and "\n" not in str(err.value)
 
 
@@ -158,7 +158,7 @@ def test_class_folder_with_a_nan_wav_names_it(tmp_path):
     audio[10] = np.nan
     (root / "no" / "no_2.wav").write_bytes(wav_bytes(audio, 16000, "FLOAT"))
     with pytest.raises(BadInput, match=r"no_2\.wav: 1 NaN or infinite sample"):
-        load_data(str(root), "speech")
+        load_data(str(root), families.get("speech").data_spec)
 
 
 # ---- TAU CSVs -------------------------------------------------------------------------------------------------
@@ -355,7 +355,7 @@ def test_a_file_given_as_the_data_folder_is_named(tmp_path):
     path = tmp_path / "clip.wav"
     path.write_bytes(wav_bytes(tone()))
     with pytest.raises(BadInput, match=r"clip\.wav: not a folder"):
-        load_data(str(path), "speech")
+        load_data(str(path), families.get("speech").data_spec)
 
 
 @fuzz(20)

@@ -6,7 +6,8 @@ import tensorflow as tf
 from qkeras import QActivation, QConv2D, QDense, quantized_bits, quantized_po2, quantized_relu, ternary
 
 from compressor.errors import UnsupportedLayer, VerificationFailed
-from compressor.export.hls import check_supported, export_hls, hls4ml_notes, quiet_hls4ml, replace_po2_biases
+from compressor.analysis.hls_design import check_supported, replace_po2_biases
+from compressor.export.hls import export_hls, hls4ml_notes, quiet_hls4ml
 from compressor.targets import load_target
 
 L = tf.keras.layers

@@ -7,8 +7,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from compressor.errors import BadInput
-from compressor.recipe import load_recipe, recipe_names
-from compressor.steps.kinds import step_params
+from compressor.engine import load_checked_recipe as load_recipe  # with the step and family registries
+from compressor.recipe import recipe_names
+from compressor.steps import step_params
 from compressor.targets import load_target, target_names
 
 SHIPPED = ["dcase_student_int8", "effects_gru_tor", "encodecmae_lite_int8", "fpga_cae_8bit", "fpga_cae_ternary",
@@ -90,7 +91,7 @@ DELETE = object()
     ({"budgets": {"macs": -1}}, "budgets.macs"),
     ({"quick": {"steps": {"trian": {"epochs": 1}}}}, "quick.steps.trian"),
     ({"models": {"cnn": {"zoo": "speech_cnn1d", "path": "x.keras"}}}, "exactly one of"),
-    ({"steps": [{"name": "ptq", "kind": "ptq", "model": "cnn"}]}, "ptq of model 'cnn' before any step trains it"),
+    ({"steps": [{"name": "ptq", "kind": "ptq", "model": "cnn"}]}, "export_tflite of model 'cnn' before any step trains it"),
     ({"steps.1.teacher": "cnn"}, "only distill steps have one"),
 ])
 def test_mistakes_are_named(tmp_path, changes, expected):

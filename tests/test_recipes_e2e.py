@@ -70,7 +70,7 @@ def test_mcu_recipes_write_a_checked_int8_model(runs, name):
     header = (out / "model_data.h").read_text()
     assert "g_model_len" in header and f"{len(tflite)}" in (out / "model_data.cc").read_text()
     assert record["figures"]["arena_bytes"]["provenance"] == "measured"
-    ptq = next(s for s in record["steps"] if s["kind"] == "ptq")
+    ptq = next(s for s in record["steps"] if s["kind"] == "export_tflite")
     assert ptq["metrics"]["tflm_vs_tflite_lsb"]["value"] <= TFLM_MAX_DIFF_LSB
     # report.json lists every file written, the steps' beside the reports
     assert {"tflite": "model_int8.tflite", "c_array": "model_data.cc", "c_header": "model_data.h",

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from compressor.report import charts, html, write
-from compressor.report.record import new_record
+from compressor.record import new_record
 from compressor.report.summary import format_value
 
 FIXTURES = Path(__file__).parent / "fixtures" / "records"
@@ -216,6 +216,15 @@ def test_a_recipe_run_without_its_pictures_says_so():
     assert html.missing_views(record) == ["spectrograms"]
     assert 'id="missing-views"' in html.render(record) and "no spectrograms" in html.render(record)
     record["recipe"] = None  # an analyze record has no data to draw: nothing is missing
+    assert html.missing_views(record) == []
+
+
+def test_missing_views_come_from_the_record_not_a_family_table():
+    record = load("cae")
+    del record["views"]["spectrograms"]
+    record["model"]["family"] = "no such family"    # the report never looks the family up
+    assert html.missing_views(record) == ["spectrograms"]
+    del record["model"]["expected_views"]           # a record that does not say: nothing is missing
     assert html.missing_views(record) == []
 
 

@@ -5,7 +5,7 @@ import json
 from pathlib import Path
 
 from compressor.report import summary
-from compressor.report.record import new_record
+from compressor.record import new_record
 
 FIXTURES = Path(__file__).parent / "fixtures" / "records"
 

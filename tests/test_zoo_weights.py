@@ -5,7 +5,7 @@ import hashlib
 import numpy as np
 import pytest
 
-from compressor import zoo
+from compressor import families, zoo
 from compressor.audio.dataset import load_data
 from compressor.errors import BadInput
 
@@ -28,7 +28,7 @@ def test_dcase_teacher_builtin_weights_measure_what_they_claim():
     teacher = zoo.build("dcase_teacher", width=0.25, weights="builtin")
     info = zoo.shipped_weights_provenance(teacher.name, "builtin")
     assert teacher.count_params() == info["parameters"]
-    data = load_data(None, "dcase", quick=True, seed=0, frontend={"n_mels": 80})
+    data = load_data(None, families.get("dcase").data_spec, quick=True, seed=0, frontend={"n_mels": 80})
     predicted = np.argmax(teacher.predict(data.x_test, batch_size=64, verbose=0), axis=-1)
     accuracy = float(np.mean(predicted == data.y_test))
     assert accuracy == pytest.approx(info["measured"]["test_accuracy_quick_split"], abs=0.005)
@@ -46,7 +46,7 @@ def test_shipped_weights_errors_name_the_model_and_tag():
 
 def test_a_run_on_user_data_is_warned_which_models_start_from_shipped_weights():
     from compressor.recipe import load_recipe
-    from compressor.steps.kinds import shipped_weights_warnings
+    from compressor.steps.slots import shipped_weights_warnings
 
     recipe = load_recipe("dcase_student_int8")
     models = {"teacher": zoo.build("dcase_teacher", width=0.25)}

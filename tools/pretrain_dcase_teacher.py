@@ -16,9 +16,9 @@ import time
 import numpy as np
 import tensorflow as tf
 
-from compressor import zoo
+from compressor import families, zoo
 from compressor.audio.dataset import load_data
-from compressor.steps.train import fit
+from compressor.methods.fit import fit
 
 FRONTEND = {"n_mels": 80}   # as dcase_student_int8.yaml
 TAG = "builtin"
@@ -36,8 +36,8 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
 
-    full = load_data(None, "dcase", quick=False, seed=args.seed, frontend=FRONTEND)
-    quick = load_data(None, "dcase", quick=True, seed=args.seed, frontend=FRONTEND)
+    full = load_data(None, families.get("dcase").data_spec, quick=False, seed=args.seed, frontend=FRONTEND)
+    quick = load_data(None, families.get("dcase").data_spec, quick=True, seed=args.seed, frontend=FRONTEND)
     tf.keras.utils.set_random_seed(args.seed)
     model = zoo.build("dcase_teacher", width=args.width)
     t0 = time.perf_counter()

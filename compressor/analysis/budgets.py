@@ -127,6 +127,15 @@ def target_limits(target) -> dict:
     return limits
 
 
+def board_limits(target, figures) -> dict:
+    """The target's limits to judge: on an FPGA only the resources the estimate could size (the others were warned
+    about by the analysis); on an MCU all of them (a missing memory figure then fails its row)."""
+    limits = target_limits(target)
+    if target.kind == "fpga":
+        limits = {k: v for k, v in limits.items() if k in figures}
+    return limits
+
+
 def _margin(value, limit, op):
     if value is None or not limit:
         return None

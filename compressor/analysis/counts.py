@@ -10,6 +10,8 @@ import math
 
 import numpy as np
 
+from ..graph import leaf_layers
+
 # NeSsi's compute operators; TRANSPOSE_CONV is added (NeSsi predates it) so a decoder's MACs are not lost.
 NESSI_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "MAX_POOL_2D", "AVERAGE_POOL_2D", "MEAN", "ADD")
 EXTRA_OPS = ("TRANSPOSE_CONV",)
@@ -21,15 +23,6 @@ def _prod(shape):
 
 
 # ---------------------------------------------------------------- Keras
-
-
-def _leaf_layers(model):
-    """Layers of nested models flattened, InputLayers dropped."""
-    for layer in model.layers:
-        if hasattr(layer, "layers") and layer.__class__.__name__ in ("Functional", "Sequential", "Model"):
-            yield from _leaf_layers(layer)
-        elif layer.__class__.__name__ != "InputLayer":
-            yield layer
 
 
 def _shape(shape):
@@ -88,14 +81,14 @@ def keras_layer_counts(model) -> list[dict]:
     """Per-layer rows {name, type, params, zeros, bits, macs} of a Keras, QKeras or pruned (tfmot) model."""
     model = strip_pruning(model)
     qk_ops = {}
-    if any(layer.__class__.__name__ in QKERAS_COVERED for layer in _leaf_layers(model)):
+    if any(layer.__class__.__name__ in QKERAS_COVERED for layer in leaf_layers(model)):
         from qkeras.estimate import extract_model_operations
         try:
             qk_ops = extract_model_operations(model)
         except Exception:  # it crashes on float quantizers (`logging.warnings` typo upstream): count by hand
             qk_ops = {}
     rows = []
-    for layer in _leaf_layers(model):
+    for layer in leaf_layers(model):
         weights = layer.get_weights()
         params = int(sum(w.size for w in weights))
         zeros = int(sum(int(np.count_nonzero(w == 0)) for w in weights))

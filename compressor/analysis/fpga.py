@@ -7,6 +7,8 @@ import numpy as np
 from . import budgets
 from .counts import keras_layer_counts
 from .energy import qtools_energy
+from .hls_design import check_supported, choose_schedule, replace_po2_biases, with_schedule
+from .hls_design import hls_config as make_hls_config   # the name hls_config is analyze_fpga's argument
 from .resources import estimate_resources
 from .synth_reports import read_synthesis_reports
 
@@ -26,15 +28,12 @@ def _merge_layers(record, rows):
 
 def analyze_fpga(model, target, record, *, x_sample=None, hls_config=None, energy=True, project_dir=None) -> dict:
     """Fill record["layers"] (params, bits, energy split), record["figures"] (energy_pj; LUT, FF, DSP, BRAM_18K,
-    URAM, latency_s estimates) and record["budgets"] (the board's resources, and its own budgets) for `target`.
+    URAM, latency_s estimates) for `target`; the caller judges the budgets once, from these figures.
 
     x_sample sizes the precisions no quantizer fixes (the input range); without it, inputs in [0, 1] are assumed
     and the record says so. hls_config: a ready hls4ml config (e.g. from export_hls); otherwise the schedule
     export_hls would choose. project_dir: an hls4ml project the user has synthesized; its real figures go beside
     the estimate (LUT_estimate, LUT_hls, LUT_synth ...) and the budgets judge the most real one as LUT."""
-    from ..export.hls import check_supported, choose_schedule, hls_config as make_hls_config, replace_po2_biases
-    from ..export.hls import with_schedule
-
     check_supported(model)
     record.setdefault("warnings", [])
     record.setdefault("figures", {})
@@ -88,11 +87,6 @@ def analyze_fpga(model, target, record, *, x_sample=None, hls_config=None, energ
         "artifacts": {}, "notes": [f"strategy {strategy}, reuse factor {reuse_factor} ({reason})",
                                    f"fits {target.name}: {estimate['fits']}"]})
     limits = budgets.target_limits(target)
-    missing = sorted(set(limits) - set(record["figures"]))
-    for name in missing:
+    for name in sorted(set(limits) - set(record["figures"])):     # judged by the caller, once, from the figures
         record["warnings"].append(f"target budget '{name}' has no FPGA figure in this analysis: not judged")
-    rows_b = budgets.judge(record["figures"], {"target": {k: v for k, v in limits.items() if k not in missing}})
-    judged = {row["name"] for row in rows_b}
-    record["budgets"] = [row for row in record.get("budgets", []) if row["name"] not in judged] + rows_b
-    record["verdict"] = budgets.verdict(record["budgets"])
     return record

@@ -1,6 +1,6 @@
 """Audio data for the model families: front ends (librosa), readers for real dataset layouts, built-in synthetic
-data and augmentation. `load_data` is the entry point."""
+data. `load_data` is the entry point; a family's `DataSpec` says how its data is made and read."""
 
-from .dataset import Dataset, load_data
+from .dataset import Dataset, DataSpec, load_data
 
-__all__ = ["Dataset", "load_data"]
+__all__ = ["Dataset", "DataSpec", "load_data"]

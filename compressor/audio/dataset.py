@@ -1,13 +1,9 @@
 """`load_data`: the one entry point to data. Built-in generators or a folder in a real layout, through the
 family's front end, into model-ready float32 arrays.
 
-Model inputs and targets by family:
-  cae      autoencoder     x = y = log spectrogram (n, 128, 196, 1) in [0, 1]
-  dcase    classification  x = log-mel (n, n_mels, 51, 1) in dB, y = class index (n,) as float32
-  effects  regression      x = dry, y = wet sequences (n, 2048, 1) at 44.1 kHz (consecutive 2048-sample segments,
-                           the source's truncated-backprop length); extra: whole dry/wet test audio
-  mae      representation  x = y = log-mel frames (n, 150, 64); extra: probe set (tone/noise/chirp/mixture)
-  speech   classification  x = raw waveform (n, 32000, 1) at 16 kHz, y = class index (n,) as float32
+What differs by family is a `DataSpec` that each family module (compressor/families/) holds; the family modules
+also say what their model inputs and targets are. This module names no family: families import audio, never the
+other way round.
 """
 
 import hashlib
@@ -16,32 +12,32 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
 from .. import atomic
 from ..errors import BadInput
-from . import builtin, frontends, readers
+from . import frontends, readers
 
-FAMILIES = {  # family: (task, front end, overridable defaults)
-    "cae": ("autoencoder", "cae_log_spectrogram", {}),
-    "dcase": ("classification", "dcase_mel", {}),
-    "effects": ("regression", "raw_waveform", {"sample_rate": 44100, "length": 2048}),
-    "mae": ("representation", "mae_mel_frames", {}),
-    "speech": ("classification", "raw_waveform", {}),
-}
-# Built-in sizes (train, val, test): clips, or seconds of audio for effects. `quick` keeps a recipe to minutes.
-SIZES = {
-    "cae": {True: (160, 40, 40), False: (2000, 250, 250)},
-    "dcase": {True: (300, 60, 300), False: (5000, 1000, 2000)},
-    "effects": {True: (6.0, 1.5, 1.5), False: (60.0, 15.0, 15.0)},
-    "mae": {True: (240, 40, 40), False: (3000, 300, 300)},
-    "speech": {True: (300, 60, 100), False: (3000, 500, 500)},
-}
-PROBE_SIZES = {True: (160, 80), False: (800, 400)}  # MAE probe (train, test)
 MAX_READ_PER_SPLIT = {True: 200, False: None}  # files read per split from a folder in quick mode
 BUILTIN_VERSION = 4  # bump when a generator changes, so stale caches are not reused
 SPLITS = ("train", "val", "test")
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """How one family's data is made and read: everything load_data needs that differs by family."""
+    family: str                 # names the built-in cache files and Dataset.family
+    task: str                   # classification | regression | autoencoder | representation
+    frontend: str               # the front end's name (frontends.describe)
+    frontend_defaults: dict = field(default_factory=dict)   # the family's defaults; a recipe may override them
+    sizes: dict = field(default_factory=dict)   # built-in {quick: (train, val, test)}: clips, or seconds of audio
+    generate: Callable | None = None    # (params, quick, seed) -> Dataset: the built-in data (cached here)
+    layouts: tuple = ()         # folder layouts it reads (readers.detect_layout's names)
+    windowed: bool = False      # long recordings become consecutive front-end windows; labels dropped
+    channel_axis: bool = False  # front-end output gets a trailing channel axis (Conv2D models)
+    probe_from_classes: bool = False    # class folders give the probe task (extra probe_*) its labels
 
 
 @dataclass
@@ -62,19 +58,19 @@ class Dataset:
     changes: list = field(default_factory=list)     # what loading changed in the user's audio, with counts
 
 
-def load_data(source=None, family="dcase", *, quick=False, seed=0, frontend=None) -> Dataset:
-    """`source` None or "builtin" -> the family's generator (cached); a folder -> its layout's reader.
+def load_data(source, spec: DataSpec, *, quick=False, seed=0, frontend=None) -> Dataset:
+    """`source` None or "builtin" -> the spec's generator (cached); a folder -> its layout's reader.
+    `spec`: the family's DataSpec (compressor.families.get(name).data_spec).
     `frontend` overrides front-end parameters, e.g. {"n_mels": 40} for the DCASE baseline."""
-    if family not in FAMILIES:
-        raise BadInput(f"data family '{family}': unknown, expected one of {', '.join(FAMILIES)}")
-    task, fe_name, defaults = FAMILIES[family]
+    if not isinstance(spec, DataSpec):  # a family name, as load_data took before DataSpec
+        raise TypeError(f"load_data: expected a DataSpec (compressor.families.get(name).data_spec), got {spec!r}")
     overrides = dict(frontend or {})
-    if overrides.pop("name", fe_name) != fe_name:
-        raise BadInput(f"frontend.name: family '{family}' uses '{fe_name}', got '{frontend['name']}'")
-    params = frontends.describe(fe_name, **{**defaults, **overrides})
+    if overrides.pop("name", spec.frontend) != spec.frontend:
+        raise BadInput(f"frontend.name: family '{spec.family}' uses '{spec.frontend}', got '{frontend['name']}'")
+    params = frontends.describe(spec.frontend, **{**spec.frontend_defaults, **overrides})
     if source is None or source == "builtin" or str(source).startswith("builtin:"):
-        return _cached_builtin(family, task, params, quick, seed)
-    return _from_folder(Path(source).expanduser(), family, task, params, quick, seed)
+        return _cached_builtin(spec, params, quick, seed)
+    return _from_folder(Path(source).expanduser(), spec, params, quick, seed)
 
 
 # ---- built-in -------------------------------------------------------------------------------------------------
@@ -83,73 +79,47 @@ def cache_dir() -> Path:
     return Path(os.environ.get("COMPRESSOR_CACHE") or Path.home() / ".cache" / "compressor")
 
 
-def _cached_builtin(family, task, params, quick, seed):
+def _cached_builtin(spec, params, quick, seed):
     digest = hashlib.sha1(json.dumps(params, sort_keys=True).encode()).hexdigest()[:10]
-    path = cache_dir() / "builtin" / f"{family}-{'quick' if quick else 'full'}-seed{seed}-v{BUILTIN_VERSION}-{digest}.npz"
+    name = f"{spec.family}-{'quick' if quick else 'full'}-seed{seed}-v{BUILTIN_VERSION}-{digest}.npz"
+    path = cache_dir() / "builtin" / name
     if path.is_file():
         try:
             return _read_npz(path)
         except Exception:  # a corrupt cache entry is regenerated, not fatal
             pass
-    data = _generate(family, task, params, quick, seed)
+    data = _generate(spec, params, quick, seed)
     _write_npz(path, data)
     return data
 
 
-def _generate(family, task, params, quick, seed):
-    sizes = SIZES[family][quick]
-    seeds = [seed * 1000 + k for k in range(3)]  # one independent stream per split
-    rate = params["sample_rate"]
-    extra, classes = {}, None
-    if family == "effects":
-        dry = {s: builtin.plucked_strings(sec, sd, rate) for s, sec, sd in zip(SPLITS, sizes, seeds)}
-        wet = {s: builtin.apply_fuzz(dry[s], rate) for s in SPLITS}
-        return _effects_dataset("builtin:effects", params, dry, wet, {"effect": builtin.FUZZ_PARAMS})
-    if family == "cae":
-        audio = {s: builtin.whale_calls(n, sd, rate) for s, n, sd in zip(SPLITS, sizes, seeds)}
-        labels = None
-    elif family == "dcase":
-        made = {s: builtin.acoustic_scenes(n, sd, builtin.DEVICES if s == "test" else builtin.TRAIN_DEVICES, rate)
-                for s, n, sd in zip(SPLITS, sizes, seeds)}
-        audio = {s: m[0] for s, m in made.items()}
-        labels = {s: m[1] for s, m in made.items()}
-        extra = {f"devices_{s}": np.array(m[2]) for s, m in made.items()}
-        classes = list(builtin.SCENES)
-    elif family == "speech":
-        made = {s: builtin.utterances(n, sd, rate) for s, n, sd in zip(SPLITS, sizes, seeds)}
-        audio = {s: m[0] for s, m in made.items()}
-        labels = {s: m[1] for s, m in made.items()}
-        classes = list(builtin.WORDS)
-    else:  # mae: pretraining clips (their kind is not given to the model) and a labelled probe set
-        audio = {s: builtin.mae_sounds(n, sd, rate, params["seconds"])[0] for s, n, sd in zip(SPLITS, sizes, seeds)}
-        labels = None
-        n_train, n_test = PROBE_SIZES[quick]
-        for part, n, sd in (("train", n_train, seed * 1000 + 7), ("test", n_test, seed * 1000 + 8)):
-            clips, kinds = builtin.mae_sounds(n, sd, rate, params["seconds"])
-            extra[f"probe_x_{part}"] = frontends.apply(params, clips, rate)
-            extra[f"probe_y_{part}"] = kinds.astype(np.float32)
-        extra["probe_classes"] = list(builtin.MAE_KINDS)
-    return _assemble(f"builtin:{family}", family, task, params, audio, labels, classes, rate, extra)
+def _generate(spec, params, quick, seed):
+    if spec.generate is None:
+        raise BadInput(f"family '{spec.family}' has no built-in data; give a folder of audio")
+    return spec.generate(params, quick, seed)
+
+
+def split_seeds(seed) -> list:
+    """One independent generator stream per split (train, val, test)."""
+    return [seed * 1000 + k for k in range(3)]
 
 
 # ---- folders --------------------------------------------------------------------------------------------------
 
-NEEDS = {"cae": ("unlabeled", "classes"), "mae": ("unlabeled", "classes"), "dcase": ("tau", "classes"),
-         "speech": ("classes",), "effects": ("paired",)}
 LAYOUT_NAMES = {"tau": "a TAU Urban Acoustic Scenes folder", "classes": "a folder of class folders of WAVs",
                 "unlabeled": "a folder of WAVs", "paired": "effects pairs (*-input.wav + *-target.wav)"}
 
 
-def _from_folder(folder, family, task, params, quick, seed):
+def _from_folder(folder, spec, params, quick, seed):
     layout = readers.detect_layout(folder)
-    if layout not in NEEDS[family]:
-        wanted = " or ".join(LAYOUT_NAMES[k] for k in NEEDS[family])
-        raise BadInput(f"--data {folder}: family '{family}' needs {wanted}; found {LAYOUT_NAMES[layout]}")
+    if layout not in spec.layouts:
+        wanted = " or ".join(LAYOUT_NAMES[k] for k in spec.layouts) or "no folder (built-in data only)"
+        raise BadInput(f"--data {folder}: family '{spec.family}' needs {wanted}; found {LAYOUT_NAMES[layout]}")
     rate = params["sample_rate"]
     limit = MAX_READ_PER_SPLIT[quick]
     if layout == "paired":
         pairs = readers.read_paired(folder, rate)
-        data = _effects_dataset(str(folder), params, pairs.dry, pairs.wet, {"layout": pairs.info})
+        data = paired_dataset(str(folder), spec, params, pairs.dry, pairs.wet, {"layout": pairs.info})
         data.changes = pairs.changes + _segment_changes(pairs.dry, params["length"])
         return data
     if layout == "tau":
@@ -160,25 +130,25 @@ def _from_folder(folder, family, task, params, quick, seed):
         clips = readers.read_unlabeled(folder, rate, max_per_split=limit, seed=seed)
     extra = {"layout": layout}
     every = [c for s in SPLITS for c in clips.audio[s]]
-    if family in ("cae", "mae"):  # long recordings become consecutive front-end windows; labels (if any) dropped
+    if spec.windowed:  # long recordings become consecutive front-end windows; labels (if any) dropped
         window = _window_samples(params)
         audio = {s: _windows(clips.audio[s], window) for s in SPLITS}
         changes = clips.changes + _window_changes(every, window, rate)
-        if family == "mae" and clips.labels is not None:  # class folders give the probe task its labels
+        if spec.probe_from_classes and clips.labels is not None:  # class folders give the probe task its labels
             for part in ("train", "test"):
                 extra[f"probe_x_{part}"] = frontends.apply(params, _fixed(clips.audio[part], window), rate)
                 extra[f"probe_y_{part}"] = clips.labels[part].astype(np.float32)
             extra["probe_classes"] = clips.classes
             changes += [f"probe set: {line}" for line in
                         _fit_changes(clips.audio["train"] + clips.audio["test"], window, rate)]
-        data = _assemble(str(folder), family, task, params, audio, None, None, rate, extra)
+        data = assemble(str(folder), spec, params, audio, extra=extra)
         data.changes = changes
         return data
     if "devices" in clips.info:
         extra.update({f"devices_{s}": np.array(clips.info["devices"][s]) for s in SPLITS})
     window = _window_samples(params)
     audio = {s: _fixed(clips.audio[s], window) for s in SPLITS}
-    data = _assemble(str(folder), family, task, params, audio, clips.labels, clips.classes, rate, extra)
+    data = assemble(str(folder), spec, params, audio, clips.labels, clips.classes, extra)
     data.changes = clips.changes + _fit_changes(every, window, rate)
     return data
 
@@ -240,7 +210,7 @@ def _window_changes(clips, length, rate) -> list:
 
 
 def _segment_changes(dry, segment) -> list:
-    """_effects_dataset keeps whole segments: the samples it drops at the end of each split."""
+    """paired_dataset keeps whole segments: the samples it drops at the end of each split."""
     left = {s: len(dry[s]) % segment for s in SPLITS}
     if not any(left.values()):
         return []
@@ -260,11 +230,13 @@ def _windows(clips, length):
 
 # ---- assembly -------------------------------------------------------------------------------------------------
 
-def _assemble(name, family, task, params, audio, labels, classes, rate, extra):
+def assemble(name, spec, params, audio, labels=None, classes=None, extra=None) -> Dataset:
+    """A Dataset from audio per split (and labels per split, or None: the model reconstructs its input)."""
+    rate = params["sample_rate"]
     arrays = {}
     for s in SPLITS:
         x = frontends.apply(params, audio[s], rate)
-        if family in ("cae", "dcase"):
+        if spec.channel_axis:
             x = x[..., None]  # a channel axis for Conv2D
         arrays[f"x_{s}"] = x.astype(np.float32)
         arrays[f"y_{s}"] = x.astype(np.float32) if labels is None else labels[s].astype(np.float32)
@@ -272,11 +244,13 @@ def _assemble(name, family, task, params, audio, labels, classes, rate, extra):
         if len(arrays[f"x_{s}"]) == 0:
             raise BadInput(f"{name}: the {s} split is empty; add more audio")
     _check_finite(name, arrays)
-    return Dataset(name, family, FAMILIES[family][0], **arrays, classes=classes, sample_rate=rate,
-                   frontend=params, extra=extra)
+    return Dataset(name, spec.family, spec.task, **arrays, classes=classes, sample_rate=rate,
+                   frontend=params, extra=dict(extra or {}))
 
 
-def _effects_dataset(name, params, dry, wet, extra):
+def paired_dataset(name, spec, params, dry, wet, extra) -> Dataset:
+    """A Dataset of dry (x) and wet (y) audio per split, cut into consecutive `params["length"]`-sample segments;
+    extra keeps the whole test audio (test_dry, test_wet)."""
     segment = params["length"]
     arrays = {}
     for s in SPLITS:
@@ -288,7 +262,7 @@ def _effects_dataset(name, params, dry, wet, extra):
     _check_finite(name, arrays)
     extra = dict(extra, test_dry=np.asarray(dry["test"], np.float32), test_wet=np.asarray(wet["test"], np.float32))
     fe = dict(params, segmentation=f"consecutive {segment}-sample segments of the dry (x) and wet (y) audio")
-    return Dataset(name, "effects", "regression", **arrays, classes=None, sample_rate=params["sample_rate"],
+    return Dataset(name, spec.family, spec.task, **arrays, classes=None, sample_rate=params["sample_rate"],
                    frontend=fe, extra=extra)
 
 

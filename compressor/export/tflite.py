@@ -79,7 +79,7 @@ _CHILD_REFUSED, _CHILD_CANNOT_LOAD = 2, 3
 
 def _child_main(folder) -> int:
     """The child's side of _convert_in_child: the same conversion, on the saved model."""
-    from ..api import load_model
+    from ..keras_io import load_model
     from ..errors import CompressorError
 
     folder = Path(folder)

@@ -2,59 +2,16 @@
 
 Order: verdict and budget gauges, headline figures, model/target, per-layer table, charts, the family's pictures,
 then the run's details. Every section is drawn only when the record holds its data; a section whose data is malformed
-shows a one-line note instead of breaking the page.
+shows a one-line note instead of breaking the page. The HTML pieces are in blocks.py, the family's pictures in
+views.py.
 """
 
-from html import escape
-
 from . import charts
-from .summary import (PROVENANCE_WORDS, compare_text, failed_budgets, figure_parts, format_figure, format_margin,
-                      format_value, is_floor, row_title, rows_of, shown_verdict, verdict_reason, verdict_word)
+from .blocks import _dict, _e, _list, _number, figure_html, picture, section, tag
+from .summary import (compare_text, failed_budgets, figure_parts, format_margin, format_value, is_floor, row_title,
+                      rows_of, shown_verdict, verdict_reason, verdict_word)
 from .templates import STYLE
-
-
-def _e(value) -> str:
-    return escape("" if value is None else str(value))
-
-
-def _dict(value) -> dict:
-    return value if isinstance(value, dict) else {}
-
-
-def _list(value) -> list:
-    return value if isinstance(value, list) else []
-
-
-def _number(value):
-    number = figure_parts(value)[0]
-    return None if isinstance(number, bool) or not isinstance(number, (int, float)) else number
-
-
-def tag(provenance, by=None) -> str:
-    """A small coloured provenance tag with the method in its tooltip."""
-    if not provenance:
-        return ""
-    kind = provenance if provenance in PROVENANCE_WORDS else "other"
-    tip = f"{provenance} by {by}" if by else str(provenance)
-    return f'<span class="tag {kind}" title="{_e(tip)}">{_e(provenance)}</span>'
-
-
-def figure_html(value) -> str:
-    """A figure's value in units, its provenance tag next to it."""
-    _, _, provenance, by = figure_parts(value)
-    return f'<span class="num">{_e(format_figure(value))}</span> {tag(provenance, by)}'
-
-
-def picture(uri, alt) -> str:
-    return f'<img src="{uri}" alt="{_e(alt)}">' if uri else ""
-
-
-def section(title, body, section_id=None, note=None) -> str:
-    if not body:
-        return ""
-    ident = f' id="{_e(section_id)}"' if section_id else ""
-    note_html = f'<p class="note">{note}</p>' if note else ""
-    return f"<section{ident}><h2>{_e(title)}</h2>{note_html}{body}</section>"
+from .views import confusion_block, histograms, probe_block, spectrogram_block, waveform_block
 
 
 # --- sections ---------------------------------------------------------------------------------------------------
@@ -295,64 +252,17 @@ def steps_block(record) -> str:
                    "What each step did, how long it took, and what it measured; the charts compare steps.")
 
 
-def _view_section(record, view, chart, title, alt, anchor, intro) -> str:
-    """One of the record's views drawn by `chart` as a section; nothing when the record has no such view."""
-    uri = chart(_dict(_dict(record.get("views")).get(view)))
-    return section(title, picture(uri, alt), anchor, intro) if uri else ""
-
-
-def histograms(record) -> str:
-    return _view_section(record, "weight_histograms", charts.weight_histograms, "Weights of the quantized layers",
-                         "weight histograms", "weights",
-                         "Few distinct values mean the quantizer did its job (ternary layers show three bars).")
-
-
-def spectrogram_block(record) -> str:
-    return _view_section(record, "spectrograms", charts.spectrograms, "Spectrograms", "spectrograms",
-                         "spectrograms",
-                         "Same colour scale in every panel: the reconstructions should look like the original.")
-
-
-def waveform_block(record) -> str:
-    waves = _dict(_dict(record.get("views")).get("waveforms"))
-    uri = charts.waveforms(waves)
-    if not uri:
-        return ""
-    esr_rows = []
-    for model in ("teacher", "student"):
-        value = charts.esr(waves.get("target"), waves.get(model))
-        if value is not None:
-            esr_rows.append(f"<tr><th>{model}</th><td class=\"r\">{value:.4f}</td></tr>")
-    esr_html = ('<table class="facts"><tr><th>model</th><th>ESR on this excerpt</th></tr>' + "".join(esr_rows)
-                + "</table>") if esr_rows else ""
-    return section("Waveforms", picture(uri, "waveform overlay") + esr_html, "waveforms",
-                   "The emulators' output over the real device's (target). ESR = Σ(y − ŷ)² / Σy², lower is better; "
-                   "computed here on the excerpt shown (the test-set ESR is in the step metrics).")
-
-
-def confusion_block(record) -> str:
-    return _view_section(record, "confusion", charts.confusion, "Confusion matrix", "confusion matrices",
-                         "confusion", "Rows are the true class, columns the predicted one; a strong diagonal is good.")
-
-
-def probe_block(record) -> str:
-    return _view_section(record, "probe", charts.probe, "Probe accuracy", "probe accuracy before and after", "probe",
-                         "A linear probe trained on frozen embeddings: how much of the representation survives "
-                         "compression.")
-
-
-# what a person expects to see for each model family after a recipe run (an `analyze` record has no data to show)
-FAMILY_VIEWS = {"cae": ("spectrograms", "weight_histograms"), "dcase": ("confusion",), "speech": ("confusion",),
-                "effects": ("waveforms",), "mae": ("probe",)}
-
-
 def missing_views(record) -> list:
-    """The family's views a recipe run should have recorded but did not (empty for analyze records)."""
+    """The views a recipe run should have recorded but did not: the family says which it expects (the record's
+    model.expected_views; none listed, none missing). Empty for analyze records, which have no data to show."""
     record = record if isinstance(record, dict) else {}
     if not isinstance(record.get("recipe"), dict):
         return []
     views = _dict(record.get("views"))
-    return [v for v in FAMILY_VIEWS.get(_dict(record.get("model")).get("family"), ()) if not views.get(v)]
+    expected = _dict(record.get("model")).get("expected_views")
+    if not isinstance(expected, (list, tuple)):
+        return []
+    return [v for v in expected if isinstance(v, str) and not views.get(v)]
 
 
 def missing_views_note(record) -> str:

@@ -4,10 +4,11 @@ import json
 from pathlib import Path
 
 from .. import atomic
+from ..jsonable import plain
 
 
 def write_json(record: dict, out_dir) -> Path:
-    return atomic.write_text(Path(out_dir) / "report.json", json.dumps(record, indent=2, default=_plain) + "\n")
+    return atomic.write_text(Path(out_dir) / "report.json", json.dumps(record, indent=2, default=plain) + "\n")
 
 
 def write_reports(record: dict, out_dir) -> dict:
@@ -20,11 +21,3 @@ def write_reports(record: dict, out_dir) -> dict:
              "summary_md": atomic.write_text(out_dir / "summary.md", summary.render(record))}
     return paths
 
-
-def _plain(value):
-    """numpy scalars and arrays -> JSON."""
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"not JSON serializable: {type(value).__name__}")

@@ -1,75 +1,36 @@
-"""Fit a Keras model with a loss and optimizer named in a recipe; one seed makes it reproducible."""
+"""train: fit a model slot with a named loss and optimizer; with 0 epochs it only measures the model."""
 
-import random
-
-import numpy as np
-import tensorflow as tf
-
-from compressor.errors import BadInput
-from compressor.steps.losses import get_loss
+from .base import FIT_PARAMS, StepKind, StepResult, evaluate, fit_model, last_of, prefixed, register
+from .slots import shipped_origin
 
 
-def set_seed(seed: int):
-    """Seed python, numpy and TF, and make TF ops deterministic (same machine, same result)."""
-    random.seed(seed)
-    np.random.seed(seed)
-    tf.keras.utils.set_random_seed(seed)
-    tf.config.experimental.enable_op_determinism()
+@register
+class Train(StepKind):
+    name = "train"
+    params = FIT_PARAMS
+    trains = True
+    least_epochs = 0        # a train step may only measure
+
+    def validate(self, params, where):
+        from ..errors import BadInput
+        if params["loss"] is None:
+            raise BadInput(f"{where}: field 'loss': missing")
+
+    def run(self, ctx, step, params):
+        model = ctx.models[step.model]
+        notes, start, history = _shipped_start_notes(ctx, step.model), {}, {}
+        if not params["epochs"]:
+            notes.append("0 epochs: the model is measured as it is, not trained")
+        else:
+            if notes:  # it starts from shipped weights: how they do on this run's data, to compare with after
+                start = prefixed("start_", evaluate(ctx, model))
+            history = fit_model(ctx, model, params)
+        return StepResult(metrics={**start, **evaluate(ctx, model), **last_of(history)}, notes=notes)
 
 
-LR_SCHEDULES = ("constant", "cosine")
-
-
-def learning_rate(lr, schedule="constant", total_steps=None):
-    """`lr` held constant, or cosine-decayed to 0 over `total_steps` (a short training then ends on a settled
-    model instead of wherever the last large step left it)."""
-    if schedule not in LR_SCHEDULES:
-        raise BadInput(f"unknown lr_schedule {schedule!r}: expected one of {', '.join(LR_SCHEDULES)}")
-    if schedule == "constant":
-        return lr
-    return tf.keras.optimizers.schedules.CosineDecay(lr, decay_steps=max(1, int(total_steps)))
-
-
-def batches_per_epoch(data, batch_size) -> int:
-    """Batches in one epoch of (x, y) arrays, x alone, or an already batched Dataset."""
-    if isinstance(data, tf.data.Dataset):
-        return int(data.cardinality())
-    return -(-len(tf.nest.flatten(data)[0]) // batch_size)
-
-
-def make_optimizer(name, lr):
-    """A Keras optimizer by name, any case ("adam", "AdamW", "sgd" ...), with learning rate `lr` (a number or a
-    schedule)."""
-    if isinstance(name, tf.keras.optimizers.Optimizer):
-        return name
-    classes = {n.lower(): n for n in dir(tf.keras.optimizers) if isinstance(getattr(tf.keras.optimizers, n), type)
-               and issubclass(getattr(tf.keras.optimizers, n), tf.keras.optimizers.Optimizer)}
-    if str(name).lower() not in classes or str(name).lower() == "optimizer":
-        raise BadInput(f"unknown optimizer {name!r}: expected one of "
-                       f"{', '.join(sorted(k for k in classes if k != 'optimizer'))}")
-    return getattr(tf.keras.optimizers, classes[str(name).lower()])(learning_rate=lr)
-
-
-def as_dataset(data, batch_size, shuffle_seed=None):
-    """(x, y) arrays, x alone, or a tf.data.Dataset (already batched) -> a batched Dataset."""
-    if data is None or isinstance(data, tf.data.Dataset):
-        return data
-    ds = tf.data.Dataset.from_tensor_slices(tuple(data) if isinstance(data, (tuple, list)) else data)
-    if shuffle_seed is not None:
-        ds = ds.shuffle(len(tf.nest.flatten(data)[0]), seed=shuffle_seed,
-                        reshuffle_each_iteration=True)
-    return ds.batch(batch_size)
-
-
-def fit(model, data_train, data_val=None, *, loss, optimizer="adam", lr=1e-3, epochs=1, batch_size=32, seed=0,
-        callbacks=(), verbose=0, metrics=None, loss_params=None, lr_schedule="constant") -> dict:
-    """Compile `model` with `loss` (a name for get_loss, or a callable) and `optimizer`, fit it, return the history
-    (metric name -> list of per-epoch values)."""
-    set_seed(seed)
-    rate = learning_rate(lr, lr_schedule, epochs * batches_per_epoch(data_train, batch_size))
-    model.compile(optimizer=make_optimizer(optimizer, rate), loss=get_loss(loss, **(loss_params or {})),
-                  metrics=list(metrics or []))
-    history = model.fit(as_dataset(data_train, batch_size, shuffle_seed=seed), epochs=epochs,
-                        validation_data=as_dataset(data_val, batch_size), callbacks=list(callbacks),
-                        verbose=verbose)
-    return {k: [float(v) for v in vals] for k, vals in history.history.items()}
+def _shipped_start_notes(ctx, slot) -> list[str]:
+    """For a slot's first training, if it starts from shipped weights: what they are."""
+    tag = ctx.recipe.models[slot].shipped_weights
+    if not tag or slot in ctx.trained:
+        return []
+    return [f"started from {shipped_origin(ctx.models[slot], tag)}"]

@@ -1,8 +1,9 @@
 """The run record: what a run did and measured. `report.json` is this dict; the HTML and markdown only render it.
 
-Schema `compressor.report/1` (documented field by field in docs/report-schema.md):
+Schema `compressor.report/2` (documented field by field in docs/report-schema.md); a run builds it through
+RunRecord's methods (add_step, add_figures, add_checks, add_artifacts, warn ...), and report.json is the dict:
 
-    schema      "compressor.report/1"
+    schema      "compressor.report/2"
     created     ISO-8601 time the record was started
     status      "incomplete" until the run finished; "complete" after
     command     the argv that made it
@@ -36,9 +37,11 @@ Schema `compressor.report/1` (documented field by field in docs/report-schema.md
 import datetime
 import platform
 import sys
+from dataclasses import dataclass, field
 from importlib import metadata
+from pathlib import Path
 
-SCHEMA = "compressor.report/1"
+SCHEMA = "compressor.report/2"
 STACK_PACKAGES = ("tensorflow-cpu", "tensorflow-model-optimization", "qkeras", "hls4ml", "librosa", "numpy",
                   "tflite-runtime", "tflite-micro", "pedalboard", "cmsisdsp")
 
@@ -75,3 +78,56 @@ def new_record(command=None) -> dict:
         "artifacts": {},
         "views": {},
     }
+
+
+class RunRecord(dict):
+    """The record of one run, built through methods so every part is added in one way: a step's entry, figures,
+    check rows, artifacts by role, warnings; budgets are judged once, at the end, by analysis.budgets.apply. It is the
+    dict report.json holds (renderers and `compress check` read it as plain JSON)."""
+
+    def __init__(self, command=None, **fields):
+        super().__init__(new_record(command))
+        self.update(fields)
+
+    def add_step(self, name, kind, *, model=None, seconds=None, metrics=None, notes=(), artifacts=None, **detail):
+        entry = {"name": name, "kind": kind, **({"model": model} if model is not None else {}), "seconds": seconds,
+                 "metrics": dict(metrics or {}), "artifacts": dict(artifacts or {}), "notes": list(notes), **detail}
+        self["steps"].append(entry)
+        self.add_artifacts(entry["artifacts"])
+        return entry
+
+    def add_figures(self, figures: dict):
+        self["figures"].update(figures)
+
+    def set_layers(self, rows):
+        self["layers"] = list(rows)
+
+    def add_checks(self, rows):
+        self["checks"].extend(rows)
+
+    def add_artifacts(self, by_role: dict):
+        """role -> path relative to the output folder (model_int8.tflite under 'tflite', hls/ under 'hls_project')."""
+        self["artifacts"].update(by_role)
+
+    def warn(self, *lines):
+        self["warnings"].extend(line for line in lines if line)
+
+
+@dataclass
+class Run:
+    """What a run hands back: its record (report.json's dict), the Keras models it ended with (slot -> model; a
+    model run's is under "model"), and the folder its files were written to (None when nothing was written)."""
+    record: RunRecord
+    models: dict = field(default_factory=dict)
+    out: Path | None = None
+
+    @property
+    def verdict(self):
+        return self.record.get("verdict")
+
+    @property
+    def artifacts(self) -> dict:
+        """role -> path of every file the run wrote."""
+        if self.out is None:
+            return {}
+        return {role: Path(self.out) / path for role, path in self.record.get("artifacts", {}).items()}

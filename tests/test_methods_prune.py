@@ -5,9 +5,9 @@ import pytest
 import tensorflow as tf
 
 from compressor.errors import BadInput
-from compressor.steps.prune import choose_steps, keep_zeros, measure_sparsity, prune
-from compressor.steps.quantize import quantize_model
-from compressor.steps.train import fit
+from compressor.methods.prune import choose_steps, keep_zeros, measure_sparsity, prune
+from compressor.methods.quantize import quantize_model
+from compressor.methods.fit import fit
 
 N, BATCH, EPOCHS = 256, 32, 3  # 8 steps an epoch, 24 steps in all
 

@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 from compressor.errors import BadInput
-from compressor.steps.losses import esr, get_loss, register_loss
+from compressor.methods.losses import esr, get_loss, register_loss
 
 
 def test_esr_dc_equals_hand_computed_value():

@@ -5,9 +5,9 @@ import pytest
 import tensorflow as tf
 
 from compressor.errors import BadInput
-from compressor.steps.distill import (DataFreeDistiller, Distiller, EmbeddingDistiller, TORDistiller, distill,
+from compressor.methods.distill import (DataFreeDistiller, Distiller, EmbeddingDistiller, TORDistiller, distill,
                                       tor_loss, with_teacher_outputs)
-from compressor.steps.train import as_dataset, fit, set_seed
+from compressor.methods.fit import as_dataset, fit, set_seed
 
 DIM, CLASSES = 20, 5
 KD_MARGIN = 0.05  # KD must beat plain training by at least 5 accuracy points on held-out data

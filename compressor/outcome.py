@@ -3,8 +3,8 @@
 delivered model is measurably worse than a comparison the recipe trained itself (a distilled student against the
 same student trained alone)."""
 
-from .. import figures
-from ..analysis.budgets import check_row
+from . import figures
+from .analysis.budgets import check_row
 
 TASK_METRICS = ("accuracy", "log_loss", "mse", "esr", "probe_accuracy")
 DEVICE_METRICS = ("int8_accuracy", "int8_streaming_esr", "csim_accuracy")

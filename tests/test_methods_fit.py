@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 
 from compressor.errors import BadInput
-from compressor.steps.train import fit, learning_rate
+from compressor.methods.fit import fit, learning_rate
 
 
 def test_cosine_schedule_starts_at_lr_and_ends_at_zero():

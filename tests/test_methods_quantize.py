@@ -6,7 +6,7 @@ import qkeras
 import tensorflow as tf
 
 from compressor.errors import BadInput
-from compressor.steps.quantize import layer_quantizers, parse_quantizer, quantize_model
+from compressor.methods.quantize import parse_quantizer, quantize_model
 
 
 def tiny_model():
@@ -43,7 +43,10 @@ def test_layers_get_their_twins_quantizers_and_weights():
     assert assigned["act_0"] == {"activation": "binary(alpha=1)"}
     assert assigned["relu_1"] == {"activation": "quantized_relu(4,2)"}
 
-    read = layer_quantizers(qmodel)
+    read = {layer.name: {attr: str(getattr(layer, attr + "_internal", None) or getattr(layer, "quantizer", ""))
+                         for attr in ("kernel_quantizer", "bias_quantizer", "depthwise_quantizer")}
+            for layer in qmodel.layers}
+    read["act_0"]["activation"] = str(qmodel.get_layer("act_0").quantizer)    # read back from the QKeras layers
     assert read["conv_0"]["kernel_quantizer"].startswith("stochastic_ternary")
     assert read["conv_0"]["bias_quantizer"].startswith("quantized_po2(4")
     assert read["dw_1"]["depthwise_quantizer"].startswith("quantized_bits(8,0,1")

@@ -1,0 +1,95 @@
+"""Int8 TFLite for a Cortex-M, checked in this run: convert, count on the flatbuffer (NeSsi), measure the TFLite
+Micro arena, estimate latency and energy, then verify Keras vs the TFLite interpreter vs TFLite Micro.
+
+    result = int8_export(model, x_calibration, x_verify, target, classifier=True, data_label="data")
+
+The result holds what the run record gets (figures, layer rows, check rows, the two steps); the caller adds it.
+"""
+
+import dataclasses
+import time
+
+import numpy as np
+
+from ..analysis import budgets, counts, mcu, memory
+from ..figures import counted, estimated, measured
+
+CALIBRATION_SAMPLES = 200    # representative set for the converter
+VERIFY_SAMPLES = 32          # samples run through Keras, TFLite and TFLite Micro
+MAX_ERROR_LSB = 16           # int8 vs Keras: beyond this many output LSBs the export is wrong, not just rounded
+MIN_TOP1_AGREEMENT = 0.9     # classifiers: fraction of samples whose top-1 class must agree
+TFLM_MAX_DIFF_LSB = 4        # TFLite Micro vs TFLite: TFLM's reference softmax, rsqrt and mean kernels round apart
+                             # from TFLite's optimized ones: 1 LSB on CNNs, 3 on the MAE student transformer
+
+
+@dataclasses.dataclass
+class Int8Export:
+    """What an int8 export adds to a run record: the caller merges figures, replaces layers, extends checks and
+    steps (nothing here edits a record)."""
+    tflite_bytes: bytes
+    figures: dict                                           # name -> figure dict
+    layers: list                                            # per-layer rows of the int8 flatbuffer (NeSsi)
+    checks: list = dataclasses.field(default_factory=list)  # check rows (analysis.budgets.check_row)
+    steps: list = dataclasses.field(default_factory=list)   # step entries: 'int8_tflite', then 'verify'
+    failures: list = dataclasses.field(default_factory=list)  # failed checks, one line each
+
+
+def mcu_figures(model, x, target) -> Int8Export:
+    """Convert to int8, count on the flatbuffer (NeSsi), measure the TFLM arena, estimate latency and energy:
+    an Int8Export with no checks yet and the 'int8_tflite' step."""
+    from . import tflite, tflm
+
+    started = time.time()
+    tflite_bytes = tflite.to_int8_tflite(model, x[:CALIBRATION_SAMPLES])
+    interp = tflm.load(tflite_bytes)   # fails here, naming the operator, if TFLM cannot run the model
+    arena = tflm.arena_bytes(interp)
+    rows = counts.tflite_layer_counts(tflite_bytes)
+    total = counts.totals(rows)
+    peak, at = memory.peak_activation_bytes(tflite_bytes)
+    nessi = "int8 TFLite, DCASE NeSsi rules"
+    figures = {
+        "macs": counted(total["macs"], "MAC", nessi),
+        "tflite_params": counted(total["params"], "", f"constant tensors of compute operators ({nessi})"),
+        "weights_bytes": counted(total["bytes"], "bytes", f"constant tensors of compute operators ({nessi})"),
+        "flash_bytes": counted(len(tflite_bytes), "bytes", "size of model_int8.tflite"),
+        "arena_bytes": measured(arena, "bytes", "tflite-micro arena (print_allocations)"),
+        "peak_activation_bytes": estimated(peak, "bytes", f"tensor lifetimes over the TFLite graph (peak at {at})"),
+        "latency_s": mcu.latency_s(total["macs"], target),
+        "energy_j": mcu.energy_j(total["macs"], target),
+    }
+    step = {"name": "int8_tflite", "kind": "export", "seconds": round(time.time() - started, 2), "metrics": {},
+            "artifacts": {}, "notes": [f"calibrated on {min(len(x), CALIBRATION_SAMPLES)} samples"]}
+    return Int8Export(tflite_bytes, figures, rows, steps=[step])
+
+
+def int8_export(model, x_calibration, x_verify, target, *, classifier, data_label="data") -> Int8Export:
+    """Convert `model` to full-integer int8, count it (NeSsi), measure the TFLite Micro arena, and check it in this
+    run: Keras vs the TFLite interpreter (LSBs of the output scale, top-1 for classifiers) and TFLite Micro vs
+    TFLite. A failed check is a row with verdict 'fail' and a line in `failures`, not an exception."""
+    from . import tflite, tflm
+
+    result = mcu_figures(model, x_calibration, target)
+    started = time.time()
+    check, xq, yq = tflite.verify_against_keras(model, result.tflite_bytes, x_verify[:VERIFY_SAMPLES], classifier)
+    micro, _ = tflm.run_tflm(result.tflite_bytes, xq)
+    tflm_diff = int(np.max(np.abs(micro.astype(np.int32) - yq.reshape(micro.shape).astype(np.int32))))
+    by = f"{check['samples']} {data_label} samples"
+    metrics = {"max_error_lsb": measured(round(check["max_error_lsb"], 3), "LSB", f"Keras vs TFLite interpreter, {by}"),
+               "mean_error_lsb": measured(round(check["mean_error_lsb"], 3), "LSB", f"Keras vs TFLite, {by}"),
+               "tflm_vs_tflite_lsb": measured(tflm_diff, "LSB", f"TFLite Micro vs TFLite interpreter, {by}")}
+    if "top1_agreement" in check:
+        metrics["top1_agreement"] = measured(check["top1_agreement"], "", f"argmax Keras vs TFLite, {by}")
+        metrics["top1_agreement_decisive"] = measured(
+            check["top1_agreement_decisive"], "", f"argmax Keras vs TFLite, the {check['decisive_samples']} of {by}"
+            " whose Keras top-2 gap exceeds 2 output LSBs")
+    rows = [budgets.check_row("int8_max_error_lsb", "int8 vs Keras", metrics["max_error_lsb"], MAX_ERROR_LSB, "<=")]
+    if "top1_agreement_decisive" in check:
+        rows.append(budgets.check_row("int8_top1_agreement", "int8 vs Keras top-1 (decisive samples)",
+                                      metrics["top1_agreement_decisive"], MIN_TOP1_AGREEMENT, ">="))
+    rows.append(budgets.check_row("tflm_vs_tflite_lsb", "TFLite Micro vs TFLite", metrics["tflm_vs_tflite_lsb"],
+                                  TFLM_MAX_DIFF_LSB, "<="))
+    result.checks = rows
+    result.failures = [budgets.describe(r) for r in rows if r["verdict"] == "fail"]
+    result.steps.append({"name": "verify", "kind": "check", "seconds": round(time.time() - started, 2),
+                         "metrics": metrics, "artifacts": {}, "notes": list(result.failures)})
+    return result

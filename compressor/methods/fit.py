@@ -1,0 +1,75 @@
+"""Fit a Keras model with a loss and optimizer named in a recipe; one seed makes it reproducible."""
+
+import random
+
+import numpy as np
+import tensorflow as tf
+
+from compressor.errors import BadInput
+from compressor.methods.losses import get_loss
+
+
+def set_seed(seed: int):
+    """Seed python, numpy and TF, and make TF ops deterministic (same machine, same result)."""
+    random.seed(seed)
+    np.random.seed(seed)
+    tf.keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+
+
+LR_SCHEDULES = ("constant", "cosine")
+
+
+def learning_rate(lr, schedule="constant", total_steps=None):
+    """`lr` held constant, or cosine-decayed to 0 over `total_steps` (a short training then ends on a settled
+    model instead of wherever the last large step left it)."""
+    if schedule not in LR_SCHEDULES:
+        raise BadInput(f"unknown lr_schedule {schedule!r}: expected one of {', '.join(LR_SCHEDULES)}")
+    if schedule == "constant":
+        return lr
+    return tf.keras.optimizers.schedules.CosineDecay(lr, decay_steps=max(1, int(total_steps)))
+
+
+def batches_per_epoch(data, batch_size) -> int:
+    """Batches in one epoch of (x, y) arrays, x alone, or an already batched Dataset."""
+    if isinstance(data, tf.data.Dataset):
+        return int(data.cardinality())
+    return -(-len(tf.nest.flatten(data)[0]) // batch_size)
+
+
+def make_optimizer(name, lr):
+    """A Keras optimizer by name, any case ("adam", "AdamW", "sgd" ...), with learning rate `lr` (a number or a
+    schedule)."""
+    if isinstance(name, tf.keras.optimizers.Optimizer):
+        return name
+    classes = {n.lower(): n for n in dir(tf.keras.optimizers) if isinstance(getattr(tf.keras.optimizers, n), type)
+               and issubclass(getattr(tf.keras.optimizers, n), tf.keras.optimizers.Optimizer)}
+    if str(name).lower() not in classes or str(name).lower() == "optimizer":
+        raise BadInput(f"unknown optimizer {name!r}: expected one of "
+                       f"{', '.join(sorted(k for k in classes if k != 'optimizer'))}")
+    return getattr(tf.keras.optimizers, classes[str(name).lower()])(learning_rate=lr)
+
+
+def as_dataset(data, batch_size, shuffle_seed=None):
+    """(x, y) arrays, x alone, or a tf.data.Dataset (already batched) -> a batched Dataset."""
+    if data is None or isinstance(data, tf.data.Dataset):
+        return data
+    ds = tf.data.Dataset.from_tensor_slices(tuple(data) if isinstance(data, (tuple, list)) else data)
+    if shuffle_seed is not None:
+        ds = ds.shuffle(len(tf.nest.flatten(data)[0]), seed=shuffle_seed,
+                        reshuffle_each_iteration=True)
+    return ds.batch(batch_size)
+
+
+def fit(model, data_train, data_val=None, *, loss, optimizer="adam", lr=1e-3, epochs=1, batch_size=32, seed=0,
+        callbacks=(), verbose=0, metrics=None, loss_params=None, lr_schedule="constant") -> dict:
+    """Compile `model` with `loss` (a name for get_loss, or a callable) and `optimizer`, fit it, return the history
+    (metric name -> list of per-epoch values)."""
+    set_seed(seed)
+    rate = learning_rate(lr, lr_schedule, epochs * batches_per_epoch(data_train, batch_size))
+    model.compile(optimizer=make_optimizer(optimizer, rate), loss=get_loss(loss, **(loss_params or {})),
+                  metrics=list(metrics or []))
+    history = model.fit(as_dataset(data_train, batch_size, shuffle_seed=seed), epochs=epochs,
+                        validation_data=as_dataset(data_val, batch_size), callbacks=list(callbacks),
+                        verbose=verbose)
+    return {k: [float(v) for v in vals] for k, vals in history.history.items()}

@@ -1,0 +1,164 @@
+"""What every step kind shares: the registry, the StepKind base, the result a step returns, the parameter table's
+checks, and the training glue (fit with the run's progress, stop and divergence handling).
+
+A step kind is one module that defines a StepKind subclass and decorates it with @register; the recipe schema and
+the engine read the registry, there is no second list (hls4ml registers its passes and NNCF its algorithms alike).
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .. import figures
+from ..errors import BadInput
+from ..schema import Fields
+
+KINDS = {}                              # name (and alias) -> StepKind instance
+ALIASES = {}                            # an older name -> the kind's name
+
+FIT_PARAMS = {"loss": (str, None), "optimizer": (str, "adam"), "lr": (float, 1e-3), "epochs": (int, 1),
+              "batch_size": (int, 32), "loss_params": (dict, None), "lr_schedule": (str, "constant")}
+
+
+@dataclass
+class StepResult:
+    """What the run record keeps of a step: its figures, notes, files (role -> path in the output folder) and any
+    kind-specific detail (quantizers assigned, per-layer sparsity, the hls4ml configuration ...)."""
+    metrics: dict = field(default_factory=dict)
+    notes: list = field(default_factory=list)
+    artifacts: dict = field(default_factory=dict)
+    detail: dict = field(default_factory=dict)
+
+
+class StepKind:
+    """One kind of recipe step. Subclasses set `name` and `params` (key -> (type, default); `...` = required) and
+    implement `run`; `check` rejects what it can before any training; `restructure` replays a structural change
+    (no training) so a resumed run's checkpointed weights fit."""
+    name = ""
+    aliases = ()
+    params = {}
+    trains = False          # a model is trained by it (it may then be exported or teach)
+    needs_trained = False   # it exports or measures a model that must have been trained first
+    takes_teacher = False
+    least_epochs = 1
+
+    def validate(self, params, where):
+        """Checks on the parameter values beyond their types (a parameter table cannot say these)."""
+
+    def check(self, ctx, step, params, structure):
+        """Before any training: what can be rejected given the models as they will be at this step."""
+
+    def run(self, ctx, step, params) -> StepResult:
+        raise NotImplementedError
+
+    def restructure(self, ctx, step, params):
+        """A structural change to replay on a resumed run (quantize); nothing for most kinds."""
+
+
+def register(cls):
+    kind = cls()
+    KINDS[kind.name] = kind
+    for alias in kind.aliases:
+        ALIASES[alias] = kind.name
+        KINDS[alias] = kind
+    return cls
+
+
+def get(name) -> StepKind:
+    if name not in KINDS:
+        raise BadInput(f"unknown step kind {name!r} (known: {', '.join(names())})")
+    return KINDS[name]
+
+
+def names() -> list[str]:
+    return [n for n in KINDS if n not in ALIASES]
+
+
+def step_params(recipe, step) -> dict:
+    """The step's parameters, validated against its kind's table, defaults filled in."""
+    kind = get(step.kind)
+    index = recipe.steps.index(step)
+    f = Fields(step.params, f"{recipe.path}: steps[{index}] ({step.name}).params")
+    params = {key: f.get(key, typ, default=default) for key, (typ, default) in kind.params.items()}
+    f.done()
+    if params.get("fine_tune") is not None:       # a train step's parameters, nested: the same checks
+        ft = Fields(params["fine_tune"], f"{f.where}.fine_tune")
+        params["fine_tune"] = {key: ft.get(key, typ, default=default) for key, (typ, default) in FIT_PARAMS.items()}
+        ft.done()
+        if params["fine_tune"]["loss"] is None:
+            raise BadInput(f"{ft.where}: field 'loss': missing")
+    for where, fit, least in ((f.where, params, kind.least_epochs),
+                              (f"{f.where}.fine_tune", params.get("fine_tune") or {}, 1)):
+        if fit.get("epochs") is not None and fit["epochs"] < least:
+            raise BadInput(f"{where}: field 'epochs': must be at least {least}"
+                           + (" (0 only in a train step: measure the model without training it)" if least else ""))
+    kind.validate(params, f.where)
+    return params
+
+
+def check_fit_params(params, where):
+    """Loss, optimizer and schedule names of a step (and of its fine-tune) resolve, before any training."""
+    from ..methods.fit import learning_rate, make_optimizer
+    from ..methods.losses import get_loss
+
+    for fit in (params, params.get("fine_tune") or {}):
+        try:
+            if fit.get("loss"):
+                get_loss(fit["loss"], **(fit.get("loss_params") or {}))
+            if fit.get("optimizer"):
+                make_optimizer(fit["optimizer"], 1e-3)
+            if fit.get("lr_schedule"):
+                learning_rate(1e-3, fit["lr_schedule"], 1)
+        except BadInput as e:
+            raise BadInput(f"{where}: {e}") from None
+
+
+# ---------------------------------------------------------------- training glue
+
+def fit_model(ctx, model, params, callbacks=()):
+    """Fit `model` on the run's data with a step's fit parameters, the run's progress callback included."""
+    from ..methods.fit import fit
+
+    train, val = ctx.family.fit_arrays(model, ctx.data, ctx.seed)
+    return fit(model, train, val, loss=params["loss"], optimizer=params["optimizer"], lr=params["lr"],
+               epochs=params["epochs"], batch_size=params["batch_size"], seed=ctx.seed,
+               loss_params=params["loss_params"], lr_schedule=params["lr_schedule"],
+               callbacks=[*callbacks, progress(ctx, params["epochs"])])
+
+
+def progress(ctx, epochs):
+    """The callback every fit in a recipe gets: shows each epoch, stops at the end of a batch when the run was
+    asked to stop (the engine then keeps the last finished step), and stops a NaN or exploding loss with a hint."""
+    import tensorflow as tf
+
+    class Progress(tf.keras.callbacks.Callback):
+        epoch = 0
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch = epoch
+
+        def on_train_batch_end(self, batch, logs=None):
+            loss = (logs or {}).get("loss")
+            if loss is not None and not np.isfinite(loss):
+                self.model.stop_training = True
+                ctx.diverged = f"epoch {self.epoch + 1}, batch {batch + 1}: loss {loss}"
+            if ctx.stop_requested:
+                self.model.stop_training = True
+
+        def on_epoch_end(self, epoch, logs=None):
+            shown = ", ".join(f"{k} {v:.4g}" for k, v in (logs or {}).items())
+            ctx.log(f"epoch {epoch + 1}/{epochs}: {shown}")
+    return Progress()
+
+
+def evaluate(ctx, model) -> dict:
+    """The family's task metrics of `model` on the run's test split, measured now."""
+    return ctx.family.evaluate(model, ctx.data)
+
+
+def last_of(history) -> dict:
+    return {f"final_{k}": figures.measured(v[-1], "", "keras fit history") for k, v in history.items() if v}
+
+
+def prefixed(prefix, metrics) -> dict:
+    return {f"{prefix}{k}": v for k, v in metrics.items()}

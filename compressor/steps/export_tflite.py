@@ -1,0 +1,45 @@
+"""export_tflite (formerly `ptq`): full-integer int8 TFLite of a model slot in the form the device runs
+(the family's device form), checked in this run against Keras and in TensorFlow Lite Micro, plus the C array."""
+
+from .base import StepKind, StepResult, register
+
+
+@register
+class ExportTflite(StepKind):
+    name = "export_tflite"
+    aliases = ("ptq",)
+    params = {"calibration_samples": (int, 200), "test_samples": (int, None)}
+    needs_trained = True
+
+    def run(self, ctx, step, params):
+        from .. import atomic
+        from ..export import carray
+
+        tflite_bytes, metrics, notes = measure_int8(ctx, step.model, params["calibration_samples"],
+                                                    params["test_samples"])
+        atomic.write_bytes(ctx.out / "model_int8.tflite", tflite_bytes)
+        carray.write_c_array(tflite_bytes, ctx.out)
+        ctx.state["tflite"] = "model_int8.tflite"
+        return StepResult(metrics=metrics, notes=notes, artifacts={
+            "tflite": "model_int8.tflite", "c_array": "model_data.cc", "c_header": "model_data.h"})
+
+
+def measure_int8(ctx, slot, calibration_samples=200, test_samples=None):
+    """Convert slot's model (its device form) to int8, count and check it, and measure the family's metrics on the
+    int8 model: (flatbuffer, step metrics, notes). The figures, layers and check rows go into the run record."""
+    from ..export.int8 import int8_export
+
+    model = ctx.models[slot]
+    device, x_cal, x_verify, note = ctx.family.device_form(model, ctx.data, lambda **over: ctx.rebuild(slot, **over))
+    result = int8_export(device, x_cal[:calibration_samples], x_verify, ctx.target,
+                         classifier=ctx.family.task == "classification", data_label=f"{ctx.data.name}")
+    ctx.record.add_figures(result.figures)
+    ctx.record.set_layers(result.layers)
+    ctx.record.add_checks(result.checks)
+    metrics = {k: v for sub in result.steps for k, v in sub["metrics"].items()}
+    n = min(test_samples or len(ctx.data.x_test), len(ctx.data.x_test))
+    device_metrics, state = ctx.family.device_metrics(result.tflite_bytes, model, ctx.data, n, ctx.quick)
+    metrics.update(device_metrics)
+    ctx.state.update(state)
+    notes = [n for sub in result.steps for n in sub.get("notes", [])] + ([note] if note else [])
+    return result.tflite_bytes, metrics, notes
