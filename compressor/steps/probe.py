@@ -10,7 +10,6 @@ from .base import StepKind, StepResult, register
 class Probe(StepKind):
     name = "probe"
     params = {}
-    needs_trained = False
 
     def run(self, ctx, step, params):
         from sklearn.linear_model import LogisticRegression

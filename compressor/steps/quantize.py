@@ -2,7 +2,7 @@
 fine-tune."""
 
 from ..errors import BadInput
-from .base import FIT_PARAMS, StepKind, StepResult, evaluate, fit_model, prefixed, register
+from .base import StepKind, StepResult, evaluate, fit_model, prefixed, register
 
 
 @register
@@ -36,6 +36,3 @@ class Quantize(StepKind):
     def restructure(self, ctx, step, params):
         from ..methods.quantize import quantize_model
         ctx.models[step.model] = quantize_model(ctx.models[step.model], params["rules"], params["default"])[0]
-
-
-FINE_TUNE_PARAMS = FIT_PARAMS       # a fine_tune block takes a train step's parameters (base.step_params)
