@@ -266,8 +266,8 @@ def realtime(ctx, out, seconds=1.0):
         result[slot] = {"model": model.name, "keras_float_s": keras_s, "int8_streaming_s": int8_s,
                         "rtf_keras": keras_s / seconds, "rtf_int8": int8_s / seconds, "macs_per_sample": macs,
                         "mac_rate": macs * rate,
-                        "targets": {n: {"macs_per_second": t.macs_per_second,
-                                        "utilisation": macs * rate / t.macs_per_second} for n, t in targets.items()}}
+                        "targets": {n: {"macs_per_second": mcu.macs_per_second(t),
+                                        "utilisation": macs * rate / mcu.macs_per_second(t)} for n, t in targets.items()}}
     return result
 
 

@@ -100,10 +100,22 @@ def _judge(record, target, budgets):
                                        "cli": budgets or {}})
 
 
-def analyze(model_or_path, target, budgets=None, data=None, command=None) -> Run:
+def _kernels(target, kernels):
+    """The MCU kernel library the latency model uses: checked before any work (None: the target's default)."""
+    if kernels is None:
+        return None
+    if target.kind != "mcu":
+        raise BadInput(f"--kernels {kernels}: target '{target.name}' is an FPGA; kernel libraries are for MCU targets")
+    from .analysis.mcu import calibration
+    calibration(target, kernels)     # unknown library, or no measurement on this core: BadInput naming both
+    return kernels
+
+
+def analyze(model_or_path, target, budgets=None, data=None, command=None, kernels=None) -> Run:
     """Counts, memory, latency/energy estimates and the budget verdict of a Keras model (a file or in memory) on a
-    target. No training; nothing written."""
+    target. No training; nothing written. `kernels` picks the MCU kernel library of the latency model."""
     target = load_target(target) if isinstance(target, (str, Path)) else target
+    kernels = _kernels(target, kernels)
     budgets = budget_rules.normalize(budgets, "budgets")
     model, source = _model_and_source(model_or_path)
     record = _start(model, source, target, command)
@@ -116,15 +128,17 @@ def analyze(model_or_path, target, budgets=None, data=None, command=None) -> Run
         analyze_fpga(model, target, record, x_sample=None if data is None else x[:8])
     else:
         x = _inputs(model, data, record, synthetic=8)   # counts do not depend on calibration: keep it cheap
-        _add_int8(record, mcu_figures(model, x, target))
+        if kernels:
+            record["target"]["kernels"] = kernels
+        _add_int8(record, mcu_figures(model, x, target, kernels))
     _judge(record, target, budgets)
     record["status"] = "complete"
     return Run(record, {"model": model})
 
 
-def compress(model_or_path, target, data=None, out=None, budgets=None, command=None) -> Run:
+def compress(model_or_path, target, data=None, out=None, budgets=None, command=None, kernels=None) -> Run:
     """Int8 TFLite + TFLite Micro C array of a Keras model (a file or in memory) for an MCU target, checked in this
-    run; everything lands in `out`."""
+    run; everything lands in `out`. `kernels` picks the kernel library of the latency model."""
     from . import atomic
     from .export import carray
 
@@ -132,6 +146,7 @@ def compress(model_or_path, target, data=None, out=None, budgets=None, command=N
     if target.kind != "mcu":
         raise BadInput(f"target '{target.name}' is an FPGA: FPGA export runs through a recipe "
                        "(compress --recipe ...); `compress analyze --target` estimates it")
+    kernels = _kernels(target, kernels)
     budgets = budget_rules.normalize(budgets, "budgets")
     named = Path(model_or_path).stem if isinstance(model_or_path, (str, Path)) else model_or_path.name
     out = Path(out) if out else Path("out") / named
@@ -145,11 +160,13 @@ def compress(model_or_path, target, data=None, out=None, budgets=None, command=N
                        f"({', '.join(model.output_names)}); the MCU export verifies a single-output model: save each "
                        "head as its own model (`compress analyze` gives the counts and memory of the whole)")
     record = _start(model, source, target, command)
+    if kernels:
+        record["target"]["kernels"] = kernels
     x = _inputs(model, data, record)
     _keras_step(model, record)
     data_label = "synthetic" if data is None else "data"
     result = int8_export(model, x, x, target, data_label=data_label,
-                         classifier=record["model"]["task"] == "classification")
+                         classifier=record["model"]["task"] == "classification", kernels=kernels)
     _add_int8(record, result)
     _judge(record, target, budgets)
 

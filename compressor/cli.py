@@ -1,8 +1,8 @@
 """The `compress` command: parses, calls the API or the engine, prints, sets the exit code (compressor/errors.py).
 
-    compress --target T --model M [--data D] [--out O] [--budget k=v ...]
+    compress --target T --model M [--data D] [--out O] [--kernels K] [--budget k=v ...]
     compress --recipe NAME [--data D] [--out O] [--quick] [--resume] [--seed N] [--budget k=v ...]
-    compress analyze M --target T [--data D] [--budget k=v ...] [--json]
+    compress analyze M --target T [--data D] [--kernels K] [--budget k=v ...] [--json]
     compress check report.json [--budget k=v ...]
     compress list targets | recipes | models
 """
@@ -16,8 +16,12 @@ import warnings
 from pathlib import Path
 
 from .errors import EXIT_BAD_INPUT, EXIT_BUDGET, EXIT_OK, EXIT_VERIFY, BadInput, CompressorError
+from .targets import KERNEL_LIBRARIES
 
 SUBCOMMANDS = ("analyze", "check", "list")
+KERNELS_HELP = ("MCU kernel library of the latency model (default: the target's `kernels`): tflm_cmsis_nn (TFLite "
+                "Micro + CMSIS-NN, what the C array runs), x_cube_ai, plumerai; fitted to MLPerf Tiny rows of the "
+                "target's core")
 BUDGET_HELP = ("a limit on a figure, repeatable; it can only tighten the board's: macs=30e6 (a ceiling), "
                "accuracy>=0.9 (a floor), max_metric_drop=0.01, flash=1e6 ram=65536 latency=0.1 (figures: params, "
                "macs, weights_bytes, flash_bytes, arena_bytes, latency_s, energy_j, LUT, accuracy, log_loss, mse, "
@@ -44,6 +48,7 @@ def _run_parser():
     p.add_argument("--data", help="model inputs: .npy, or .npz with an array x (or a single array); "
                                   "a recipe takes its dataset folder")
     p.add_argument("--out", help="output folder (default out/<model or recipe name>/)")
+    p.add_argument("--kernels", choices=KERNEL_LIBRARIES, help=KERNELS_HELP)
     p.add_argument("--quick", action="store_true", help="recipe: the quick profile (tiny training)")
     p.add_argument("--resume", action="store_true", help="recipe: resume from the last checkpoint")
     p.add_argument("--seed", type=int, help="recipe: seed for a reproducible run")
@@ -59,6 +64,7 @@ def _sub_parser(command):
         p.add_argument("--target", required=True, help="hardware target name or .yaml")
         p.add_argument("--data", help="inputs for int8 calibration (.npy / .npz); synthetic if omitted")
         p.add_argument("--budget", action="append", default=[], metavar="NAME=VALUE", help=BUDGET_HELP)
+        p.add_argument("--kernels", choices=KERNEL_LIBRARIES, help=KERNELS_HELP)
         p.add_argument("--json", action="store_true", help="print the record as JSON instead of tables")
     elif command == "check":
         p.description = "Re-judge the budgets of a saved report.json without recomputing anything."
@@ -151,7 +157,7 @@ def run(argv) -> int:
             return _check(args)
         from .api import analyze
         record = analyze(args.model, args.target, budgets=parse_budgets(args.budget), data=args.data,
-                         command=["compress", *argv]).record
+                         command=["compress", *argv], kernels=args.kernels).record
         if args.json:
             print(json.dumps(record, indent=2, default=str))
         else:
@@ -164,6 +170,8 @@ def run(argv) -> int:
     if args.recipe:
         if args.model:
             raise BadInput("give either --recipe or --model, not both")
+        if args.kernels:
+            raise BadInput("--kernels goes with --model or analyze; a recipe's target names its kernels")
         from .api import run_recipe
         run = run_recipe(args.recipe, data=args.data, out=args.out, quick=args.quick, resume=args.resume,
                          seed=args.seed, budgets=budgets)
@@ -176,7 +184,7 @@ def run(argv) -> int:
         from .api import compress
         out = Path(args.out) if args.out else Path("out") / Path(args.model).stem
         record = compress(args.model, args.target, data=args.data, out=out, budgets=budgets,
-                          command=["compress", *argv]).record
+                          command=["compress", *argv], kernels=args.kernels).record
         _print_record(record, out)
         return _exit_code(record)
     parser.print_help()

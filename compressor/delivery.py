@@ -7,6 +7,7 @@ import numpy as np
 
 from . import figures
 from .analysis import budgets as rules
+from .analysis import mcu
 from .analysis.counts import keras_layer_counts, totals
 from . import outcome
 
@@ -32,7 +33,7 @@ def finish(ctx, cli_budgets):
         macs = record["figures"]["macs"]["value"]
         record.add_figures({"mac_rate": figures.counted(
             macs * sample_rate, "MAC/s", f"MACs per sample ({macs:,}) x {sample_rate:,} samples/s")})
-        limits["recipe"]["mac_rate"] = ctx.target.macs_per_second
+        limits["recipe"]["mac_rate"] = mcu.macs_per_second(ctx.target)
     record.add_figures(outcome.headline_metrics(record["steps"], recipe.deliver))
     record.add_checks(outcome.quality_rows(record["steps"], recipe.deliver, outcome.comparisons(recipe),
                                            ctx.family.task))

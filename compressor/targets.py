@@ -8,6 +8,8 @@ from .schema import Fields, load_yaml
 
 TARGETS_DIR = Path(__file__).resolve().parent.parent / "hw_targets"
 FPGA_RESOURCES = ("LUT", "FF", "DSP", "BRAM_18K", "URAM")
+# kernel libraries the MCU cost model is calibrated for (analysis/mcu.py, data/mcu_cost.json)
+KERNEL_LIBRARIES = ("tflm_cmsis_nn", "x_cube_ai", "plumerai")
 
 
 @dataclass(frozen=True)
@@ -17,15 +19,11 @@ class McuTarget:
     clock_hz: float
     sram_bytes: int
     flash_bytes: int
-    cycles_per_mac: dict        # kernel library -> int8 cycles per MAC, e.g. {"tflm_reference": 8.2, "cmsis_nn": 3.4}
-    kernels: str                # which entry of cycles_per_mac the estimates use
-    power_w: float              # board power while running inference
+    core: str                   # the Arm core the cost model's calibrations are keyed by, e.g. "cortex-m4"
+    kernels: str                # default kernel library of the latency model (one of KERNEL_LIBRARIES)
+    power_w: float              # board power while running inference, where the calibration measured none
     budgets: dict = field(default_factory=dict)   # optional extra limits, e.g. {"latency_s": 0.1}
     kind: str = field(default="mcu", init=False)
-
-    @property
-    def macs_per_second(self) -> float:
-        return self.clock_hz / self.cycles_per_mac[self.kernels]
 
 
 @dataclass(frozen=True)
@@ -59,14 +57,11 @@ def load_target(name_or_path):
             raise BadInput(f"{path}: field 'budgets.{k}': must be a positive number, got {v!r}")
     common = dict(name=f.get("name", str), description=f.get("description", str), budgets=dict(budgets))
     if kind == "mcu":
-        cpm = f.get("cycles_per_mac", dict)
-        for k, v in cpm.items():
-            if not isinstance(v, (int, float)) or isinstance(v, bool) or v <= 0:
-                raise BadInput(f"{path}: field 'cycles_per_mac.{k}': must be a positive number, got {v!r}")
         target = McuTarget(**common, clock_hz=f.get("clock_hz", (int, float), positive=True),
                            sram_bytes=f.get("sram_bytes", int, positive=True),
                            flash_bytes=f.get("flash_bytes", int, positive=True),
-                           cycles_per_mac=dict(cpm), kernels=f.get("kernels", str, choices=tuple(cpm)),
+                           core=f.get("core", str, choices=("cortex-m4", "cortex-m7", "cortex-m33")),
+                           kernels=f.get("kernels", str, choices=KERNEL_LIBRARIES),
                            power_w=f.get("power_w", float, positive=True))
     else:
         res = f.sub("resources")

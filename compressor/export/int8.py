@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 
-from ..analysis import budgets, counts, mcu, memory
+from ..analysis import budgets, counts, mcu, mcu_features, memory
 from ..figures import counted, estimated, measured
 
 CALIBRATION_SAMPLES = 200    # representative set for the converter
@@ -34,9 +34,10 @@ class Int8Export:
     failures: list = dataclasses.field(default_factory=list)  # failed checks, one line each
 
 
-def mcu_figures(model, x, target) -> Int8Export:
-    """Convert to int8, count on the flatbuffer (NeSsi), measure the TFLM arena, estimate latency and energy:
-    an Int8Export with no checks yet and the 'int8_tflite' step."""
+def mcu_figures(model, x, target, kernels=None) -> Int8Export:
+    """Convert to int8, count on the flatbuffer (NeSsi), measure the TFLM arena, estimate latency and energy per
+    operator (analysis/mcu.py; `kernels` overrides the target's default kernel library): an Int8Export with no
+    checks yet and the 'int8_tflite' step. Each layer row gets its `latency_s`."""
     from . import tflite, tflm
 
     started = time.time()
@@ -46,6 +47,15 @@ def mcu_figures(model, x, target) -> Int8Export:
     rows = counts.tflite_layer_counts(tflite_bytes)
     total = counts.totals(rows)
     peak, at = memory.peak_activation_bytes(tflite_bytes)
+    ops = mcu_features.operator_features(tflite_bytes)
+    cost = mcu.estimate(ops, target, kernels)
+    compute = iter(rows)   # operator_features lists the counted operators in the same order as the layer rows
+    others = []
+    for op, seconds in zip(ops, cost["per_op_s"]):
+        if op["type"] in counts.NESSI_OPS + counts.EXTRA_OPS:
+            next(compute)["latency_s"] = seconds
+        elif seconds:
+            others.append((op["type"], seconds))
     nessi = "int8 TFLite, DCASE NeSsi rules"
     figures = {
         "macs": counted(total["macs"], "MAC", nessi),
@@ -54,21 +64,26 @@ def mcu_figures(model, x, target) -> Int8Export:
         "flash_bytes": counted(len(tflite_bytes), "bytes", "size of model_int8.tflite"),
         "arena_bytes": measured(arena, "bytes", "tflite-micro arena (print_allocations)"),
         "peak_activation_bytes": estimated(peak, "bytes", f"tensor lifetimes over the TFLite graph (peak at {at})"),
-        "latency_s": mcu.latency_s(total["macs"], target),
-        "energy_j": mcu.energy_j(total["macs"], target),
+        "latency_s": cost["latency_s"],
+        "energy_j": cost["energy_j"],
     }
     step = {"name": "int8_tflite", "kind": "export", "seconds": round(time.time() - started, 2), "metrics": {},
-            "artifacts": {}, "notes": [f"calibrated on {min(len(x), CALIBRATION_SAMPLES)} samples"]}
+            "artifacts": {}, "notes": [f"calibrated on {min(len(x), CALIBRATION_SAMPLES)} samples",
+                      f"MCU latency: {cost['kernels']} kernels, leave-one-model-out error band "
+                      f"+-{cost['band'] * 100:.0f} %"]}
+    if others:
+        step["notes"].append("latency outside the layer rows: " + ", ".join(
+            f"{kind} {seconds * 1e3:.3g} ms" for kind, seconds in others))
     return Int8Export(tflite_bytes, figures, rows, steps=[step])
 
 
-def int8_export(model, x_calibration, x_verify, target, *, classifier, data_label="data") -> Int8Export:
+def int8_export(model, x_calibration, x_verify, target, *, classifier, data_label="data", kernels=None) -> Int8Export:
     """Convert `model` to full-integer int8, count it (NeSsi), measure the TFLite Micro arena, and check it in this
     run: Keras vs the TFLite interpreter (LSBs of the output scale, top-1 for classifiers) and TFLite Micro vs
     TFLite. A failed check is a row with verdict 'fail' and a line in `failures`, not an exception."""
     from . import tflite, tflm
 
-    result = mcu_figures(model, x_calibration, target)
+    result = mcu_figures(model, x_calibration, target, kernels)
     started = time.time()
     check, xq, yq = tflite.verify_against_keras(model, result.tflite_bytes, x_verify[:VERIFY_SAMPLES], classifier)
     micro, _ = tflm.run_tflm(result.tflite_bytes, xq)
