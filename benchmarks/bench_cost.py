@@ -1,6 +1,6 @@
 """Toolkit cost and estimator fidelity, one job per process (so each peak memory is its own):
 
-    python -m benchmarks.bench_cost analyze <zoo model> [key=value ...] <result.json>   `compress analyze` of a zoo model
+    python -m benchmarks.bench_cost analyze <zoo model> [key=value ...] <result.json>   compressor.analyze of a zoo model
     python -m benchmarks.bench_cost data_scaling <result.json>                           time vs data size
     python -m benchmarks.bench_cost fidelity <result.json>                               counts vs published figures
 """
@@ -32,15 +32,14 @@ def _build(name, **kwargs):
 
 
 def analyze_job(name, kwargs):
-    from compressor.api import analyze
+    import compressor
 
     t0 = time.perf_counter()
     model = _build(name, **kwargs)
     build_s = time.perf_counter() - t0
     target = ANALYZE_TARGET.get(name, "cortex-m7" if name.startswith(("encodecmae", "effects")) else "cortex-m4")
     t0 = time.perf_counter()
-    record = analyze(model, target)
-    f = record["figures"]
+    f = compressor.analyze(model, target).record["figures"]
     return {"model": name, "args": kwargs, "target": target, "build_s": round(build_s, 2),
             "analyze_s": round(time.perf_counter() - t0, 2), "peak_rss_mb": _rss_mb(),
             "params": f["params"]["value"], "macs": f.get("macs", {}).get("value"),
@@ -83,12 +82,12 @@ CAE_TABLE_III = [("conv_0", 7_225_344), ("conv_1", 115_605_504), ("conv_2", 57_8
 
 
 def fidelity_job():
+    import compressor
     from compressor import zoo
     from compressor.analysis.counts import keras_layer_counts
-    from compressor.api import analyze
 
     out = []
-    f = analyze(zoo.build("dcase_baseline"), "cortex-m4")["figures"]
+    f = compressor.analyze(zoo.build("dcase_baseline"), "cortex-m4").record["figures"]
     for key, published in DCASE_BASELINE.items():
         out.append({"what": f"DCASE 2022 baseline {key}", "toolkit": f[key]["value"], "published": published,
                     "by": f[key]["by"], "source": "DCASE 2022 Task 1 official baseline figures (SPEC 2)"})
@@ -96,7 +95,7 @@ def fidelity_job():
                 "toolkit": f["peak_activation_bytes"]["value"], "published": f["arena_bytes"]["value"],
                 "by": "estimate: " + f["peak_activation_bytes"]["by"], "source": "tflite-micro print_allocations, "
                 "this run (SPEC 0 recorded 68,352)"})
-    s = analyze(zoo.build("dcase_student"), "cortex-m4")["figures"]
+    s = compressor.analyze(zoo.build("dcase_student"), "cortex-m4").record["figures"]
     out.append({"what": "DCASE KD student MACs (int8 TFLite)", "toolkit": s["macs"]["value"],
                 "published": DCASE_STUDENT["macs"], "by": s["macs"]["by"], "source": "SPEC 2 headline: 26.116 MMACs"})
     out.append({"what": "DCASE KD student params (Keras, zeros included)", "toolkit": s["params"]["value"],

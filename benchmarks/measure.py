@@ -1,17 +1,30 @@
 """The side-by-side rows of one recipe: float, TFLite default int8 PTQ, tfmot int8 QAT, compressor's recipe - each
-measured on the recipe's own test split with the toolkit's counting and estimating functions."""
+measured on the recipe's own test split with the toolkit's counting and estimating functions.
 
+Everything that differs by model family comes from the family object (compressor.families.get(recipe.family)):
+its task figures (evaluate), the model as the device runs it (device_form) and the int8 model's figures
+(device_metrics). Nothing here tests a family's name.
+"""
+
+import dataclasses
 import time
+from pathlib import Path
 
 import numpy as np
 
-from compressor import zoo
+from compressor import families
 from compressor.analysis import counts, mcu
+from compressor.audio.dataset import load_data
 from compressor.export import streaming, tflite
-from compressor.steps import kinds
+from compressor.graph import leaf_layers
+from compressor.recipe import Recipe
+from compressor.steps import step_params
+from compressor.steps.slots import build_slot
+from compressor.targets import load_target
 
 HOST_RUNS = 50           # interpreter invokes whose median is the host latency
 METRIC_SAMPLES = 200     # test examples run through each int8 model
+LOWER_IS_BETTER = ("esr", "mse")    # task figures where smaller is better (the others: accuracy)
 
 
 def _na(reason):
@@ -23,36 +36,101 @@ def _first_line(e) -> str:
     return f"{type(e).__name__}: {text[0][:200] if text else ''}"
 
 
+# ---------------------------------------------------------------- what one finished recipe run hands the benchmark
+
+@dataclasses.dataclass
+class RecipeBench:
+    """A finished recipe run (compressor.run_recipe's Run) with what the rows need beside it: the recipe as it ran
+    (quick profile applied), its family object, its target and its data (loaded again: the Run does not carry it)."""
+    recipe: Recipe
+    family: families.Family
+    target: object
+    data: object             # compressor.audio.dataset.Dataset, the same split the run used
+    quick: bool
+    seed: int
+    models: dict             # slot -> keras.Model, as the run ended
+    record: dict             # the run's record (report.json's dict)
+    out: Path
+
+    @classmethod
+    def of(cls, run, recipe: Recipe, quick: bool) -> "RecipeBench":
+        recipe = recipe.profile(quick)
+        family = families.get(recipe.family)
+        seed = run.record.get("seed", recipe.seed)
+        source = None if recipe.data in (None, "builtin") else recipe.data
+        data = load_data(source, family.data_spec, quick=quick, seed=seed, frontend=recipe.frontend or None)
+        ran_on = run.record.get("data", {}).get("source")
+        if ran_on is not None and ran_on != data.name:
+            raise RuntimeError(f"benchmark data {data.name} is not the data the run used ({ran_on})")
+        return cls(recipe, family, load_target(recipe.target), data, quick, seed, run.models, run.record,
+                   Path(run.out))
+
+    @property
+    def delivered(self):
+        return self.models[self.recipe.deliver]
+
+    def rebuild(self, slot):
+        """For family.device_form: a fresh model of `slot` with some zoo arguments overridden (batch_size=1)."""
+        return lambda **overrides: build_slot(self.recipe.models[slot], self.data, **overrides)
+
+    def device_form(self, model, slot):
+        """(the model as the device runs it, calibration inputs, verification inputs, note) - the family's."""
+        return self.family.device_form(model, self.data, self.rebuild(slot))
+
+    def artifact(self, role) -> Path | None:
+        path = self.record.get("artifacts", {}).get(role)
+        return self.out / path if path and (self.out / path).is_file() else None
+
+
+def _head(data, n):
+    """The data with its test split cut to the first n examples."""
+    return dataclasses.replace(data, x_test=data.x_test[:n], y_test=data.y_test[:n])
+
+
 # ---------------------------------------------------------------- task metric
 
-def metric_name(ctx) -> str:
-    return {"classification": "accuracy", "regression": "ESR (lower is better)",
-            "autoencoder": "MSE (lower is better)"}.get(ctx.data.task, "linear-probe accuracy")
+def metric_key(b, model) -> str | None:
+    """The figure the family measures first for a model (accuracy, esr, mse ...); None when it has none of its own
+    (a representation model: the linear probe measures it)."""
+    figures = b.family.evaluate(model, _head(b.data, 4))
+    return next(iter(figures), None)
 
 
-def keras_metric(ctx, model):
-    if ctx.recipe.family == "mae":
-        return _probe(ctx, lambda x: _embed_keras(model, x))
-    m = kinds.evaluate(ctx, model)
-    return next(iter(m.values()))["value"] if m else None
+def metric_name(key) -> str:
+    if key is None:
+        return "linear-probe accuracy"
+    return f"{key.upper()} (lower is better)" if key in LOWER_IS_BETTER else key
 
 
-def int8_metric(ctx, tflite_bytes, device):
-    """The task metric of an int8 model in the TFLite interpreter, fed as the device would be."""
-    d = ctx.data
-    if ctx.recipe.family == "effects":
-        seconds = 0.25 if ctx.quick else 1.0
-        n = int(seconds * d.sample_rate)
-        y8 = streaming.run_int8_streaming(tflite_bytes, d.extra["test_dry"][:n])
-        return kinds._esr(d.extra["test_wet"][:n], y8)
-    if ctx.recipe.family == "mae":
-        return _probe(ctx, lambda x: _embed_tflite(tflite_bytes, x))
-    x, y = d.x_test[:METRIC_SAMPLES], d.y_test[:METRIC_SAMPLES]
-    _, yq = tflite.run_tflite(tflite_bytes, x)
-    out = tflite.dequantize(yq, tflite.output_detail(tflite_bytes))
-    if d.task == "classification":
-        return float(np.mean(np.argmax(out.reshape(len(x), -1), -1) == y.astype(int)))
-    return float(np.mean((out.reshape(y.shape) - y) ** 2))
+def keras_metric(b, model, key):
+    if key is None:
+        return _probe(b, lambda x: _embed_keras(model, x))
+    return b.family.evaluate(model, b.data)[key]["value"]
+
+
+class _Int8Predictor:
+    """An int8 flatbuffer behind the `predict` a family's evaluate calls (TFLite interpreter, dequantized output)."""
+
+    def __init__(self, tflite_bytes):
+        self.tflite_bytes = tflite_bytes
+
+    def predict(self, x, verbose=0, batch_size=None):
+        _, yq = tflite.run_tflite(self.tflite_bytes, np.asarray(x, np.float32))
+        return tflite.dequantize(yq, tflite.output_detail(self.tflite_bytes))
+
+
+def int8_metric(b, tflite_bytes, model, key):
+    """The task metric of an int8 model in the TFLite interpreter, fed as the device would be: the family's own
+    int8 figure where it has one (int8 accuracy, the streaming ESR), else its task figure of the interpreter's
+    outputs, else the linear probe on the int8 encoder's embeddings."""
+    if key is None:
+        return _probe(b, lambda x: _embed_tflite(tflite_bytes, x))
+    n = min(METRIC_SAMPLES, len(b.data.x_test))
+    own, _ = b.family.device_metrics(tflite_bytes, model, b.data, n, b.quick)
+    match = next((k for k in own if k.startswith("int8") and k.endswith(key)), None)
+    if match:
+        return own[match]["value"]
+    return b.family.evaluate(_Int8Predictor(tflite_bytes), _head(b.data, n))[key]["value"]
 
 
 def _embed_keras(model, x):
@@ -80,12 +158,12 @@ def _embed_tflite(tflite_bytes, x):
     return mae.embed(_TFLiteEncoder(tflite_bytes), x)
 
 
-def _probe(ctx, embed):
+def _probe(b, embed):
     """The recipe's probe step (logistic regression on mean-pooled embeddings) with any embedding function."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
 
-    e = ctx.data.extra
+    e = b.data.extra
     tr, te = embed(e["probe_x_train"]), embed(e["probe_x_test"])
     scaler = StandardScaler().fit(tr)
     clf = LogisticRegression(max_iter=2000).fit(scaler.transform(tr), e["probe_y_train"])
@@ -107,36 +185,31 @@ def host_latency_s(tflite_bytes) -> float:
     return float(np.median(times))
 
 
-def int8_row(ctx, tflite_bytes, device):
+def int8_row(b, tflite_bytes, model, key):
     total = counts.totals(counts.tflite_layer_counts(tflite_bytes))
-    row = {"metric": int8_metric(ctx, tflite_bytes, device), "bytes": len(tflite_bytes), "bytes_by": "int8 .tflite",
+    row = {"metric": int8_metric(b, tflite_bytes, model, key), "bytes": len(tflite_bytes), "bytes_by": "int8 .tflite",
            "macs": total["macs"], "sparsity": total["zeros"] / max(total["params"], 1),
            "host_latency_s": host_latency_s(tflite_bytes)}
-    row.update(_target_estimates(ctx, total["macs"]))
+    row.update(_target_estimates(b, total["macs"]))
     return row
 
 
-def _target_estimates(ctx, macs):
-    if ctx.target.kind != "mcu":
+def _target_estimates(b, macs):
+    if b.target.kind != "mcu":
         return {"latency_s": _na("an int8 TFLite model runs on a CPU, not in the FPGA fabric"),
                 "energy_j": _na("idem")}
-    return {"latency_s": mcu.latency_s(macs, ctx.target)["value"], "energy_j": mcu.energy_j(macs, ctx.target)["value"]}
-
-
-def _device(ctx, model):
-    ptq = next((s for s in ctx.recipe.steps if s.kind == "ptq"), None)
-    return kinds.device_form(ctx, ptq, model)
+    return {"latency_s": mcu.latency_s(macs, b.target)["value"], "energy_j": mcu.energy_j(macs, b.target)["value"]}
 
 
 # ---------------------------------------------------------------- the four rows
 
-def float_row(ctx, model):
+def float_row(b, model, key):
     total = counts.totals(counts.keras_layer_counts(model))
-    row = {"metric": keras_metric(ctx, model), "bytes": total["params"] * 4, "bytes_by": "float32 weights",
+    row = {"metric": keras_metric(b, model, key), "bytes": total["params"] * 4, "bytes_by": "float32 weights",
            "macs": total["macs"], "sparsity": total["zeros"] / max(total["params"], 1),
            "host_latency_s": _na("float model: the host column times int8 TFLite"),
            "latency_s": _na("the targets run int8"), "energy_j": _na("the targets run int8")}
-    if ctx.target.kind == "fpga":
+    if b.target.kind == "fpga":
         row.update(_qtools(model))
     return row
 
@@ -149,125 +222,142 @@ def _qtools(model):
         return {"qtools_energy_pj": _na(_first_line(e))}
 
 
-def ptq_row(ctx, model):
-    device, x_cal, _, _ = _device(ctx, model)
-    b = tflite.to_int8_tflite(device, x_cal[:200])   # the converter's default full-integer PTQ
-    row = int8_row(ctx, b, device)
-    if ctx.target.kind == "fpga":
+def ptq_row(b, model, slot, key):
+    device, x_cal, _, _ = b.device_form(model, slot)
+    tfl = tflite.to_int8_tflite(device, x_cal[:200])   # the converter's default full-integer PTQ
+    row = int8_row(b, tfl, model, key)
+    if b.target.kind == "fpga":
         row["qtools_energy_pj"] = _na("QTools prices QKeras models; a TFLite flatbuffer has no QKeras quantizers")
     return row
 
 
-def qat_row(ctx, model, epochs):
+def _qat_unsupported(model) -> str | None:
+    """Why tfmot QAT does not apply to the model's layers, or None."""
+    import tensorflow as tf
+
+    layers = list(leaf_layers(model))
+    if any(isinstance(layer, tf.keras.layers.RNN) for layer in layers):
+        return "tfmot QAT does not support recurrent layers (GRU/LSTM)"
+    names = {type(layer).__name__ for layer in layers}
+    attention = [n for n in ("MultiHeadAttention", "LayerNormalization") if n in names]
+    if attention:
+        return f"tfmot QAT does not support the transformer's {'/'.join(attention)}"
+    return None
+
+
+def qat_row(b, model, slot, key, epochs):
     import tensorflow as tf
     import tensorflow_model_optimization as tfmot
 
     from compressor.methods.fit import fit
 
-    if ctx.recipe.family == "effects":
-        return {"metric": _na("tfmot QAT does not support recurrent layers (GRU/LSTM)")}
-    if ctx.recipe.family == "mae":
-        return {"metric": _na("tfmot QAT does not support the transformer's MultiHeadAttention/LayerNormalization")}
+    unsupported = _qat_unsupported(model)
+    if unsupported:
+        return {"metric": _na(unsupported)}
     clone = tf.keras.models.clone_model(model)
     clone.set_weights(model.get_weights())
     try:
         qat = tfmot.quantization.keras.quantize_model(clone)
     except Exception as e:
         return {"metric": _na(f"tfmot.quantize_model refused the model: {_first_line(e)}")}
-    train = next(s for s in ctx.recipe.steps if s.kind == "train")
-    p = kinds.step_params(ctx.recipe, train)
-    d = ctx.data
+    trains = [s for s in b.recipe.steps if s.kind == "train"]
+    train = next((s for s in trains if s.model == slot), trains[0])   # the step that trained this slot
+    p = step_params(b.recipe, train)
+    train_xy, val_xy = b.family.fit_arrays(model, b.data, b.seed)
     t0 = time.perf_counter()
-    fit(qat, (d.x_train, d.y_train), (d.x_val, d.y_val), loss=p["loss"], optimizer=p["optimizer"], lr=p["lr"] / 10,
-        epochs=epochs, batch_size=p["batch_size"], seed=ctx.seed, loss_params=p["loss_params"])
+    fit(qat, train_xy, val_xy, loss=p["loss"], optimizer=p["optimizer"], lr=p["lr"] / 10, epochs=epochs,
+        batch_size=p["batch_size"], seed=b.seed, loss_params=p["loss_params"])
     seconds = time.perf_counter() - t0
-    b = tflite.to_int8_tflite(qat, d.x_train[:200])
-    row = int8_row(ctx, b, qat)
+    tfl = tflite.to_int8_tflite(qat, b.data.x_train[:200])
+    row = int8_row(b, tfl, qat, key)
     row["note"] = f"{epochs} QAT epochs at lr/10 from the float model, {seconds:.0f} s"
-    if ctx.target.kind == "fpga":
+    if b.target.kind == "fpga":
         row["qtools_energy_pj"] = _na("QTools prices QKeras models, not tfmot's quantize wrappers")
     return row
 
 
-def compressor_row(ctx, record, out):
-    f = record.get("figures", {})
+def compressor_row(b, key):
+    f = b.record.get("figures", {})
     val = lambda k: f[k]["value"] if k in f else None   # noqa: E731
-    last = record["steps"][-1]["metrics"] if record.get("steps") else {}
     row = {"macs": val("macs"), "sparsity": (val("zeros") or 0) / max(val("params") or 1, 1)}
-    tfl = out / "model_int8.tflite"
-    if tfl.is_file():
-        b = tfl.read_bytes()
-        row.update(int8_row(ctx, b, None))
+    model = b.delivered
+    tfl = b.artifact("tflite")
+    if tfl is not None:
+        row.update(int8_row(b, tfl.read_bytes(), model, key))
         row["macs"] = val("macs") or row["macs"]
         row["sparsity"] = (val("zeros") or 0) / max(val("params") or 1, 1)   # zeros in the Keras model (pruned)
         row["latency_s"], row["energy_j"] = val("latency_s"), val("energy_j")
     else:   # FPGA: the delivered QKeras model; bytes at the quantizers' widths
-        model = ctx.delivered
-        row["metric"] = keras_metric(ctx, model)
+        row["metric"] = keras_metric(b, model, key)
         layers = counts.keras_layer_counts(model)   # the whole model (the report's layers are the exported part)
         row["bytes"] = int(sum(r["params"] * (r["bits"] or 32) / 8 for r in layers))
         row["bytes_by"] = "whole model, weights at their quantized widths"
         row["host_latency_s"] = _na("the FPGA design is an HLS project, not a TFLite model")
         row["latency_s"], row["energy_j"] = val("latency_s"), val("energy_j")
-        energy_step = next((s for s in record["steps"] if s["kind"] == "energy"), None)
+        energy_step = next((s for s in b.record["steps"] if s["kind"] == "energy"), None)
         if energy_step:
             row["qtools_energy_pj"] = energy_step["metrics"]["energy_pj"]["value"]
         row["resources"] = {k: val(k) for k in ("LUT", "FF", "DSP", "BRAM_18K") if k in f}
-        if row["macs"] is None:    # the recipe stopped before its final counts: count the delivered model here
+        if row["macs"] is None:    # the record has no final counts: count the delivered model here
             total = counts.totals(layers)
             row["macs"], row["sparsity"] = total["macs"], total["zeros"] / max(total["params"], 1)
-    del last
     return row
 
 
-def comparison_rows(ctx, record, float_model, out, qat_epochs):
-    """float / ptq / qat / compressor, each a dict of columns or 'not applicable: why'."""
-    plain = ctx.models.get("student_no_kd") or float_model
-    plain_label = "student_no_kd (same architecture, plain training)" if "student_no_kd" in ctx.models else \
-        "the delivered model before the recipe's first quantize/prune/int8 step"
+def comparison_rows(b, plain, plain_slot, plain_label, qat_epochs):
+    """float / ptq / qat / compressor, each a dict of columns or 'not applicable: why'. `plain` is the float model
+    the baselines start from (model slot `plain_slot`), `plain_label` says which it is."""
+    key = metric_key(b, plain)
     rows = {"float_source": plain_label}
-    for key, fn in (("float", lambda: float_row(ctx, plain)), ("tflite_ptq", lambda: ptq_row(ctx, plain)),
-                    ("tfmot_qat", lambda: qat_row(ctx, plain, qat_epochs)),
-                    ("compressor", lambda: compressor_row(ctx, record, out))):
+    for name, fn in (("float", lambda: float_row(b, plain, key)),
+                     ("tflite_ptq", lambda: ptq_row(b, plain, plain_slot, key)),
+                     ("tfmot_qat", lambda: qat_row(b, plain, plain_slot, key, qat_epochs)),
+                     ("compressor", lambda: compressor_row(b, key))):
         try:
-            rows[key] = fn()
+            rows[name] = fn()
         except Exception as e:
-            rows[key] = {"metric": f"failed: {_first_line(e)}"}
-    rows["metric_name"] = metric_name(ctx)
+            rows[name] = {"metric": f"failed: {_first_line(e)}"}
+    rows["metric_name"] = metric_name(key)
     return rows
 
 
-# ---------------------------------------------------------------- real time (effects) and arena fidelity
+# ---------------------------------------------------------------- real time and arena fidelity
 
-def realtime(ctx, out, seconds=1.0):
-    """1 s of 44.1 kHz audio through teacher and student: float Keras over the sequence, int8 TFLite streaming one
-    sample per invoke as the firmware would; the real-time factor and the MAC rate each needs."""
-    from compressor.targets import load_target
+def realtime_rate(b) -> int | None:
+    """The sample rate a recipe must keep up with, sample by sample (its `realtime_sample_rate` budget), or None."""
+    return b.recipe.budgets.get("realtime_sample_rate")
 
-    rate = 44100
-    signal = np.resize(ctx.data.extra["test_dry"], int(seconds * rate)).astype(np.float32)
-    targets = {name: load_target(name) for name in ("cortex-m4", "cortex-m7", "cortex-m33")}
+
+def realtime(b, seconds=1.0):
+    """1 s of audio at the recipe's real-time rate through teacher and delivered model: float Keras over the
+    sequence, int8 TFLite streaming one sample per invoke as the firmware would (the family's device form); the
+    real-time factor and the MAC rate each needs."""
+    rate = realtime_rate(b)
+    signal = np.resize(b.data.extra["test_dry"], int(seconds * rate)).astype(np.float32)
+    mac_rates = {name: mcu.macs_per_second(load_target(name)) for name in ("cortex-m4", "cortex-m7", "cortex-m33")}
     result = {}
-    for slot in ("teacher", ctx.recipe.deliver):
-        model = ctx.models[slot]
+    deliver = b.recipe.deliver
+    for slot in [s for s in ("teacher", deliver) if s in b.models]:
+        model = b.models[slot]
         model.predict(signal[None, :, None], verbose=0)    # trace the predict function for this length first
         t0 = time.perf_counter()
         model.predict(signal[None, :, None], verbose=0)
         keras_s = time.perf_counter() - t0
-        packed = streaming.packed_streaming_model(model)
-        if slot == ctx.recipe.deliver and (out / "model_int8.tflite").is_file():
-            b = (out / "model_int8.tflite").read_bytes()
+        exported = b.artifact("tflite") if slot == deliver else None
+        if exported is not None:
+            tfl = exported.read_bytes()
         else:
-            b = tflite.to_int8_tflite(packed, streaming.collect_packed_inputs(packed, ctx.data.x_test[:4], 256))
+            device, x_cal, _, _ = b.device_form(model, slot)
+            tfl = tflite.to_int8_tflite(device, x_cal)
         t0 = time.perf_counter()
-        streaming.run_int8_streaming(b, signal)
+        streaming.run_int8_streaming(tfl, signal)
         int8_s = time.perf_counter() - t0
-        macs = counts.totals(counts.tflite_layer_counts(b))["macs"]
+        macs = counts.totals(counts.tflite_layer_counts(tfl))["macs"]
         result[slot] = {"model": model.name, "keras_float_s": keras_s, "int8_streaming_s": int8_s,
                         "rtf_keras": keras_s / seconds, "rtf_int8": int8_s / seconds, "macs_per_sample": macs,
                         "mac_rate": macs * rate,
-                        "targets": {n: {"macs_per_second": mcu.macs_per_second(t),
-                                        "utilisation": macs * rate / mcu.macs_per_second(t)} for n, t in targets.items()}}
+                        "targets": {n: {"macs_per_second": mps, "utilisation": macs * rate / mps}
+                                    for n, mps in mac_rates.items()}}
     return result
 
 
@@ -277,7 +367,3 @@ def arena_fidelity(record):
         return None
     return {"arena_measured": f["arena_bytes"]["value"],
             "peak_activation_estimate": f.get("peak_activation_bytes", {}).get("value")}
-
-
-def zoo_names():
-    return [name for name, _ in zoo.list_models()]

@@ -69,9 +69,9 @@ def comparison(recipe_jobs):
         lines.append(f"### {name}")
         lines.append("")
         if job.get("recipe_error"):
-            lines.append(f"**The recipe itself failed** (a toolkit bug, reported): `{job['recipe_error']}`. The "
-                         "compressor row uses what its steps measured before the failure; figures its final stage "
-                         "would have made are '-'.")
+            lines.append(f"**The recipe itself failed** (a toolkit bug, reported): `{job['recipe_error']}`. A run "
+                         "that raises hands back no models, so there are no rows; section 2 times the steps that "
+                         "finished.")
             lines.append("")
         if not rows:
             lines += [f"Not measured: {job.get('error', 'no rows')[-300:]}", ""]
@@ -105,8 +105,9 @@ def comparison(recipe_jobs):
 
 def cost(recipe_jobs, analyze_jobs, scaling):
     lines = ["## 2. What the toolkit costs (this machine)", "",
-             "Wall time per step from the engine loop; memory = the process's peak RSS (high-water mark) after the "
-             "step, so a step's own peak is where the column rises. Whole process: `/usr/bin/time -f %M`.", "",
+             "Wall time per step as the run records it (`run_recipe(on_step=...)`); memory = the process's peak RSS "
+             "(high-water mark) after the step, so a step's own peak is where the column rises. Whole process: "
+             "`/usr/bin/time -f %M`.", "",
              "| recipe | step | kind | seconds | peak RSS after step (MB) |", "|---|---|---|---|---|"]
     for job in recipe_jobs:
         for s in job.get("steps", []):
@@ -114,8 +115,8 @@ def cost(recipe_jobs, analyze_jobs, scaling):
                          f"{s['peak_rss_mb']:.0f} |")
         lines.append(f"| {job.get('recipe')} | **whole recipe (+ baselines)** | | {_fmt(job.get('recipe_seconds'))} "
                      f"({_fmt(job.get('wall_s'))} with baselines) | {_fmt(job.get('process_peak_rss_mb'))} |")
-    lines += ["", "`compress analyze` (api.analyze: counts, int8 conversion, TFLM arena, estimates) on each zoo model, "
-              "one process each:", "",
+    lines += ["", "`compress analyze` (compressor.analyze: counts, int8 conversion, TFLM arena, estimates) on each "
+              "zoo model, one process each:", "",
               "| model | args | target | params | MACs | analyze (s) | process wall (s) | peak RSS (MB) |",
               "|---|---|---|---|---|---|---|---|"]
     for j in analyze_jobs:
