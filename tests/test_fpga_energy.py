@@ -1,4 +1,7 @@
-"""QTools energy (Horowitz): per-layer split, and SPEC 1's Model 7 / Model 1 ratio on the CAE encoder."""
+"""QTools energy (Horowitz): per-layer split, SPEC 1's Model 7 / Model 1 ratio on the CAE encoder, and the whole of
+Table II's energy column under SPEC 7's reading (the energy step's default), the turn-1 reading kept by name."""
+
+import dataclasses
 
 import pytest
 import tensorflow as tf
@@ -87,3 +90,73 @@ def test_model_7_over_model_1_with_the_projects_table_ii_reading():
     params = [sum(layer["energy_pj"]["parameters"] for layer in e["layers"]) for e in (e7, e1)]
     assert params[0] < params[1]                         # 2-bit ternary weights are cheaper to read than 8-bit
     assert e7["total_pj"] < e1["total_pj"]
+
+
+# --- Table II's energy column (SPEC 1, SPEC 7): untrained models, QTools prices structure and quantizers ---
+
+@pytest.fixture(scope="module")
+def float_cae():
+    from compressor.zoo import cae
+    return {variant: cae.build(variant) for variant in ("paper", "fpga")}
+
+
+def test_table_ii_energy_column_under_the_spec7_reading(float_cae):
+    """SPEC 7's reading (both relus 8-bit, whole autoencoder, the QTools README settings) gives the source's column
+    within 0.03 on the paper CAE (Conv2DTranspose decoder, as the source's)."""
+    from compressor.analysis.cae_readings import TABLE_II, cae_rules, read
+
+    model = float_cae["paper"]
+    energy = {n: qtools_energy(read(model, cae_rules(n, "paper"), "spec7"))["total_pj"] for n in TABLE_II}
+    ratios = {n: energy[n] / energy[1] for n in TABLE_II}
+    print("\nTable II energy, spec7 reading, paper CAE: "
+          + " / ".join(f"{ratios[n]:.3f}" for n in TABLE_II) + " (source: "
+          + " / ".join(f"{TABLE_II[n][-1]:g}" for n in TABLE_II) + ")")
+    for n, row in TABLE_II.items():
+        assert ratios[n] == pytest.approx(row[-1], abs=0.03), f"Model {n}"
+
+
+def _energy_step(reading, model):
+    """The energy step of recipes/fpga_cae_ternary.yaml run on an untrained zoo CAE (no training: QTools prices the
+    zoo structure quantized by the recipes' rules)."""
+    from types import SimpleNamespace
+
+    from compressor import steps
+    from compressor.recipe import load_recipe
+    from compressor.steps.base import step_params
+
+    recipe = load_recipe("fpga_cae_ternary")
+    step = next(s for s in recipe.steps if s.kind == "energy")
+    step = dataclasses.replace(step, params={**step.params, "reading": reading})
+    recipe = dataclasses.replace(recipe, steps=tuple(step if s.name == step.name else s for s in recipe.steps))
+    ctx = SimpleNamespace(recipe=recipe, models={step.model: model}, state={}, rebuild=lambda slot, **kw: model,
+                          delivered=model)
+    return steps.get("energy").run(ctx, step, step_params(recipe, step))
+
+
+def test_the_energy_step_reads_spec7_by_default_and_turn1_by_name(float_cae):
+    """Model 7 / Model 1 of the FPGA CAE (the recipe's figure): 0.274 under spec7 (default), 0.845 under turn1
+    (1-bit binary relu, 4-bit adaptive relu: the quantize step's aliases, SPEC 7's 0.845); `by` names the reading."""
+    from compressor.steps.energy import Energy
+
+    assert Energy.params["reading"][1] == "spec7"
+    spec7 = _energy_step("spec7", float_cae["fpga"])
+    turn1 = _energy_step("turn1", float_cae["fpga"])
+    ratio7, ratio1 = spec7.metrics["energy_ratio"], turn1.metrics["energy_ratio"]
+    print(f"\nfpga_cae_ternary energy_ratio, untrained: spec7 {ratio7['value']}, turn1 {ratio1['value']}")
+    assert ratio7["value"] == pytest.approx(0.3, abs=0.03)
+    assert ratio1["value"] == pytest.approx(0.845, abs=0.01)
+    assert "SPEC 7 reading" in ratio7["by"] and "turn-1 reading" in ratio1["by"]
+    assert spec7.detail["reading"] == "spec7" and turn1.detail["reading"] == "turn1"
+
+
+def test_an_unknown_reading_is_refused_and_turn1_is_the_quantize_steps_aliases():
+    from compressor.analysis.cae_readings import READINGS
+    from compressor.errors import BadInput
+    from compressor.methods.quantize import canonical
+    from compressor.steps.energy import Energy
+
+    for name in ("binary relu", "adaptive relu"):
+        assert READINGS["turn1"][name]["activation"] == canonical(name)
+
+    with pytest.raises(BadInput, match="reading.*spec7, turn1"):
+        Energy().validate({"reference": None, "reading": "turn2"}, "recipe.yaml: steps[5] (energy).params")
