@@ -111,11 +111,14 @@ def _kernels(target, kernels):
     return kernels
 
 
-def analyze(model_or_path, target, budgets=None, data=None, command=None, kernels=None) -> Run:
+def analyze(model_or_path, target, budgets=None, data=None, command=None, kernels=None, hls_config=None) -> Run:
     """Counts, memory, latency/energy estimates and the budget verdict of a Keras model (a file or in memory) on a
-    target. No training; nothing written. `kernels` picks the MCU kernel library of the latency model."""
+    target. No training; nothing written. `kernels` picks the MCU kernel library of the latency model;
+    `hls_config` (FPGA) an hls4ml configuration to price - a dict or a YAML file in the format
+    hls4ml.utils.config_from_keras_model writes - instead of the design compress would choose."""
     target = load_target(target) if isinstance(target, (str, Path)) else target
     kernels = _kernels(target, kernels)
+    hls_config = _hls_config(hls_config, target)
     budgets = budget_rules.normalize(budgets, "budgets")
     model, source = _model_and_source(model_or_path)
     record = _start(model, source, target, command)
@@ -125,7 +128,7 @@ def analyze(model_or_path, target, budgets=None, data=None, command=None, kernel
         from .analysis.fpga import analyze_fpga  # another module's job; loaded only for FPGA targets
         record.set_layers([{k: v for k, v in r.items() if k != "macs_by"} for r in keras_rows])
         record.add_figures({"macs": counted(keras_total["macs"], "MAC", "keras layers (qkeras.estimate / by type)")})
-        analyze_fpga(model, target, record, x_sample=None if data is None else x[:8])
+        analyze_fpga(model, target, record, x_sample=None if data is None else x[:8], hls_config=hls_config)
     else:
         x = _inputs(model, data, record, synthetic=8)   # counts do not depend on calibration: keep it cheap
         if kernels:
@@ -134,6 +137,22 @@ def analyze(model_or_path, target, budgets=None, data=None, command=None, kernel
     _judge(record, target, budgets)
     record["status"] = "complete"
     return Run(record, {"model": model})
+
+
+def _hls_config(given, target):
+    """The user's hls4ml configuration, checked before any work: a mapping with a 'Model' section."""
+    if given is None:
+        return None
+    if target.kind != "fpga":
+        raise BadInput(f"--hls-config: target '{target.name}' is a microcontroller; an hls4ml configuration prices an "
+                       "FPGA design")
+    from .schema import load_yaml
+    cfg = load_yaml(given) if isinstance(given, (str, Path)) else given
+    where = given if isinstance(given, (str, Path)) else "hls_config"
+    if not isinstance(cfg, dict) or not isinstance(cfg.get("Model"), dict):
+        raise BadInput(f"{where}: expected an hls4ml configuration with a 'Model' section (as "
+                       "hls4ml.utils.config_from_keras_model writes it)")
+    return cfg
 
 
 def compress(model_or_path, target, data=None, out=None, budgets=None, command=None, kernels=None) -> Run:

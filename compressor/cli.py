@@ -2,7 +2,7 @@
 
     compress --target T --model M [--data D] [--out O] [--kernels K] [--budget k=v ...]
     compress --recipe NAME [--data D] [--out O] [--quick] [--resume] [--seed N] [--budget k=v ...]
-    compress analyze M --target T [--data D] [--kernels K] [--budget k=v ...] [--json]
+    compress analyze M --target T [--data D] [--kernels K | --hls-config cfg.yml] [--budget k=v ...] [--json]
     compress check report.json [--budget k=v ...]
     compress list targets | recipes | models
 """
@@ -65,6 +65,8 @@ def _sub_parser(command):
         p.add_argument("--data", help="inputs for int8 calibration (.npy / .npz); synthetic if omitted")
         p.add_argument("--budget", action="append", default=[], metavar="NAME=VALUE", help=BUDGET_HELP)
         p.add_argument("--kernels", choices=KERNEL_LIBRARIES, help=KERNELS_HELP)
+        p.add_argument("--hls-config", metavar="CFG.yml", help="FPGA: price this hls4ml configuration (the format "
+                       "hls4ml.utils.config_from_keras_model writes) instead of the design compress would choose")
         p.add_argument("--json", action="store_true", help="print the record as JSON instead of tables")
     elif command == "check":
         p.description = "Re-judge the budgets of a saved report.json without recomputing anything."
@@ -157,7 +159,7 @@ def run(argv) -> int:
             return _check(args)
         from .api import analyze
         record = analyze(args.model, args.target, budgets=parse_budgets(args.budget), data=args.data,
-                         command=["compress", *argv], kernels=args.kernels).record
+                         command=["compress", *argv], kernels=args.kernels, hls_config=args.hls_config).record
         if args.json:
             print(json.dumps(record, indent=2, default=str))
         else:

@@ -149,3 +149,32 @@ def test_print_record_shows_each_figure_once_the_checks_and_the_files(capsys):
     _print_record({**record, "recipe": {"name": "r"}})
     out = capsys.readouterr().out
     assert "data:" not in out and "files written (in the output folder):" in out and "  hls_project" in out
+
+
+def test_analyze_prices_the_users_hls4ml_configuration(tmp_path, capsys):
+    """--hls-config: the design the user chose (here Resource strategy, reuse factor 8, as hls4ml writes a config)
+    is what gets priced - it needs fewer multipliers than the fully parallel one compress picks for so small a model."""
+    import yaml
+    from qkeras import QDense, quantized_bits
+
+    from compressor import api
+
+    inputs = keras.Input((32,))
+    model = keras.Model(inputs, QDense(16, kernel_quantizer=quantized_bits(16, 0, 1), name="fc")(inputs), name="fc16")
+    model.save(tmp_path / "fc.keras")
+    cfg = {"Model": {"Precision": "fixed<16,6>", "ReuseFactor": 8, "Strategy": "Resource"}}
+    (tmp_path / "cfg.yml").write_text(yaml.safe_dump(cfg))
+    chosen = api.analyze(model, "pynq-z2").record
+    given = api.analyze(model, "pynq-z2", hls_config=str(tmp_path / "cfg.yml")).record
+    note = lambda r: next(s for s in r["steps"] if s["name"] == "fpga_estimate")["notes"][0]   # noqa: E731
+    assert note(given) == "strategy Resource, reuse factor 8 (given)" and "given" not in note(chosen)
+    assert given["figures"]["DSP"]["value"] < chosen["figures"]["DSP"]["value"]
+    assert main(["analyze", str(tmp_path / "fc.keras"), "--target", "pynq-z2", "--hls-config",
+                 str(tmp_path / "cfg.yml")]) in (0, 3)
+    (tmp_path / "bad.yml").write_text("LayerName: {}\n")
+    capsys.readouterr()
+    assert main(["analyze", str(tmp_path / "fc.keras"), "--target", "pynq-z2", "--hls-config",
+                 str(tmp_path / "bad.yml")]) == 2
+    assert "bad.yml: expected an hls4ml configuration with a 'Model' section" in capsys.readouterr().err
+    assert main(["analyze", str(tmp_path / "fc.keras"), "--target", "cortex-m4", "--hls-config",
+                 str(tmp_path / "cfg.yml")]) == 2
