@@ -2,7 +2,8 @@
 
 Hand-written because hls4ml gives no estimate without running Vivado HLS; this is a first-order model, labelled
 as such (BY), to choose a reuse factor and to warn before synthesis. The model:
-  - multipliers: ceil(products / reuse_factor) instances; a product with a <=2-bit or po2 weight is an adder in
+  - multipliers: ceil(products / reuse_factor) instances (Latency strategy: non-zero weights only, as hls4ml
+    removes zero weights from the unrolled products); a product with a <=2-bit or po2 weight is an adder in
     LUTs; one with both operands >= 10 bits takes a DSP48 (2 when an operand exceeds 25/18 bits); narrower
     products are fabric multipliers of wa*wb/8 LUTs (constant weights fold: the scale of published hls4ml
     low-bit results, 5-15 LUTs a product);
@@ -23,7 +24,7 @@ import numpy as np
 from ..figures import estimated
 from ..targets import FPGA_RESOURCES
 
-BY = "compressor FPGA estimate v1 (operand-width multiplier model, BRAM 512x36, reuse factor -> II)"
+BY = "compressor FPGA estimate v1.1 (operand-width multiplier model, zero weights removed, BRAM 512x36, reuse factor -> II)"
 TABLE_ACTIVATIONS = ("sigmoid", "tanh", "softmax", "elu", "selu", "softplus", "softsign", "hard_sigmoid")
 _PREC = re.compile(r"(u?)(fixed|int)<\s*(\d+)\s*(?:,\s*(-?\d+))?")
 
@@ -102,7 +103,9 @@ def estimate_resources(qmodel, hls_config, target) -> dict:
             w = precision_bits(prec.get("weight"))
             w_bits = w[0] if w else default_w
             trivial = w_bits <= 2 or "exponent" in str(prec.get("weight", ""))
-            acc_bits = _width(prec.get("accum"), w_bits + (a_bits or default_w) + math.ceil(math.log2(per_step)))
+            layer_strategy = str(cfg.get("Strategy", strategy)).lower()
+            if layer_strategy == "latency":     # hls4ml drops zero weights from the unrolled products (n_zeros)
+                per_step = max(1, int(np.count_nonzero(np.asarray(layer.get_weights()[0]))))
             instances = math.ceil(per_step / rf)
             lut, dsp = _multiplier_cost(w_bits, a_bits or default_w, trivial)
             a = a_bits or default_w
@@ -114,7 +117,7 @@ def estimate_resources(qmodel, hls_config, target) -> dict:
             row["ii_cycles"] = steps * rf
             row["latency_cycles"] = steps * rf + math.ceil(math.log2(max(per_step, 2))) + 2
             row.update(products=per_step * steps, weight_bits=n_weights * w_bits, operand_bits=[w_bits, a_bits])
-            a_bits = _width(prec.get("result"), acc_bits)
+            a_bits = _width(prec.get("result"), default_w)     # hls4ml: no result precision -> the model default
             act_bits = getattr(getattr(layer, "activation", None), "bits", None)
             if act_bits:                        # a QKeras activation quantizer inside the layer sets its output
                 a_bits = int(act_bits)
