@@ -16,8 +16,9 @@ def packed_streaming_model(seq_model):
     sizes = [int(t.shape[-1]) for t in step.inputs]
     packed = tf.keras.Input((sum(sizes),), batch_size=1, name="sample_and_state")
     parts, start = [], 0
-    for size in sizes:
-        parts.append(packed[:, start:start + size])
+    for i, size in enumerate(sizes):    # named slices: op names in the flatbuffer must not depend on how many
+        parts.append(tf.keras.layers.Lambda(    # models the process built before (Keras' global name counter)
+            lambda t, a=start, b=start + size: t[:, a:b], name=f"part_{i}")(packed))
         start += size
     outputs = step(parts)
     return tf.keras.Model(packed, tf.keras.layers.Concatenate(name="sample_and_new_state")(outputs),
