@@ -169,9 +169,7 @@ def compress(model_or_path, target, data=None, out=None, budgets=None, command=N
     budgets = budget_rules.normalize(budgets, "budgets")
     named = Path(model_or_path).stem if isinstance(model_or_path, (str, Path)) else model_or_path.name
     out = Path(out) if out else Path("out") / named
-    existing = next((p for p in (out, *out.parents) if p.exists()), None)   # refused before any work
-    if existing is not None and not existing.is_dir():
-        raise BadInput(f"--out {out}: {existing} is a file; the output must be a folder")
+    atomic.check_output_folder(out)     # before any work
     model, source = _model_and_source(model_or_path)
     where = source or f"model '{model.name}'"
     if len(model.outputs) > 1:   # refused before converting: verification compares one output with Keras

@@ -6,9 +6,18 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
+from .errors import BadInput
+
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
+
+
+def check_output_folder(out: Path):
+    """Refuse, before any work, an output folder that is (or lies under) an existing file."""
+    existing = next((p for p in (out, *out.parents) if p.exists()), None)
+    if existing is not None and not existing.is_dir():
+        raise BadInput(f"--out {out}: {existing} is a file; the output must be a folder")
 
 
 def write_bytes(path, data: bytes) -> Path:

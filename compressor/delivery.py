@@ -14,7 +14,8 @@ from . import outcome
 
 def finish(ctx, cli_budgets):
     record, model, recipe = ctx.record, ctx.delivered, ctx.recipe
-    record["model"] = {"name": model.name, "source": f"zoo:{recipe.models[recipe.deliver].zoo}",
+    slot = recipe.models[recipe.deliver]
+    record["model"] = {"name": model.name, "source": f"zoo:{slot.zoo}" if slot.zoo else slot.path,
                        "family": recipe.family, "task": ctx.family.task, "input_shape": list(model.input_shape),
                        "output_shape": list(model.output_shape), "slot": recipe.deliver,
                        "expected_views": list(ctx.family.expected_views)}

@@ -85,9 +85,7 @@ def run_recipe(recipe, *, data=None, out=None, quick=False, resume=False, seed=N
     target = load_target(recipe.target)
     seed = recipe.seed if seed is None else seed
     out = Path(out) if out else Path("out") / recipe.name
-    existing = next((p for p in (out, *out.parents) if p.exists()), None)   # refused before loading data
-    if existing is not None and not existing.is_dir():
-        raise BadInput(f"--out {out}: {existing} is a file; the output must be a folder")
+    atomic.check_output_folder(out)     # before any work
     unknown = sorted(set(models or {}) - set(recipe.models))
     if unknown:
         raise BadInput(f"models: no slot {', '.join(map(repr, unknown))} in recipe {recipe.name} "
