@@ -24,18 +24,10 @@ from .export.int8 import Int8Export, int8_export, mcu_figures
 from .export.int8 import (CALIBRATION_SAMPLES, MAX_ERROR_LSB, MIN_TOP1_AGREEMENT,  # noqa: F401 (the export's
                           TFLM_MAX_DIFF_LSB, VERIFY_SAMPLES)                       # tolerances, as api.<NAME> too)
 from .figures import counted
+from .graph import model_task
 from .keras_io import load_model
 from .record import Run, RunRecord
 from .targets import load_target
-
-
-def _task(model) -> str:
-    if len(model.outputs) > 1:   # output_shape is then a list of shapes
-        return "multi-output"
-    out, inp = tuple(model.output_shape[1:]), tuple(model.input_shape[1:])
-    if out == inp:
-        return "autoencoder"
-    return "classification" if len(out) == 1 and out[0] and out[0] > 1 else "regression"
 
 
 def _start(model, source, target, command) -> RunRecord:
@@ -43,7 +35,7 @@ def _start(model, source, target, command) -> RunRecord:
         raise BadInput(f"model '{model.name}': {len(model.inputs)} inputs ({', '.join(t.name for t in model.inputs)});"
                        " analysis and export take single-input models (e.g. the encoder, or a streaming step)")
     return RunRecord(command, target=dataclasses.asdict(target), model={
-        "name": model.name, "source": str(source) if source else None, "family": None, "task": _task(model),
+        "name": model.name, "source": str(source) if source else None, "family": None, "task": model_task(model),
         "input_shape": list(model.input_shape), "output_shape": list(model.output_shape)})
 
 
@@ -116,6 +108,9 @@ def analyze(model_or_path, target, budgets=None, data=None, command=None, kernel
     target. No training; nothing written. `kernels` picks the MCU kernel library of the latency model;
     `hls_config` (FPGA) an hls4ml configuration to price - a dict or a YAML file in the format
     hls4ml.utils.config_from_keras_model writes - instead of the design compress would choose."""
+    from . import flatbuffer_in
+    if flatbuffer_in.is_tflite(model_or_path):   # an int8 .tflite (path or bytes): measured as it is, MCU only
+        return flatbuffer_in.analyze(model_or_path, target, budgets, data, command, kernels, hls_config, judge=_judge)
     target = load_target(target) if isinstance(target, (str, Path)) else target
     kernels = _kernels(target, kernels)
     hls_config = _hls_config(hls_config, target)
@@ -155,46 +150,55 @@ def _hls_config(given, target):
     return cfg
 
 
-def compress(model_or_path, target, data=None, out=None, budgets=None, command=None, kernels=None) -> Run:
-    """Int8 TFLite + TFLite Micro C array of a Keras model (a file or in memory) for an MCU target, checked in this
-    run; everything lands in `out`. `kernels` picks the kernel library of the latency model."""
+def compress(model_or_path, target, data=None, out=None, budgets=None, command=None, kernels=None, recipe=None,
+             frontend=None, seed=0, quick=False, log=None) -> Run:
+    """A Keras model of your own (a file or in memory) through the target's default recipe (recipes/default_mcu.yaml:
+    int8 TFLite + TFLite Micro C array, QAT when int8 costs accuracy; recipes/default_fpga.yaml: QKeras + hls4ml,
+    C-simulated) or `recipe`, checked in this run; everything lands in `out`, and only when the run finishes.
+    `data`: None, inputs (.npy / array), labelled arrays (.npz with x and y) or a folder of audio with `frontend`
+    (compressor/user_data.py says how splits are taken). `kernels` picks the MCU latency model's kernel library."""
+    from . import flatbuffer_in
+    if flatbuffer_in.is_tflite(model_or_path):   # an int8 .tflite: copied, C array, TFLM checked against TFLite
+        return flatbuffer_in.compress(model_or_path, target, data, out, budgets, command, kernels, recipe=recipe,
+                                      frontend=frontend, judge=_judge, write_record=write_record)
     from . import atomic
-    from .export import carray
+    from .graph import model_task
+    from .recipe import USER_MODEL
+    from .user_data import frontend_spec, user_dataset
 
     target = load_target(target) if isinstance(target, (str, Path)) else target
-    if target.kind != "mcu":
-        raise BadInput(f"target '{target.name}' is an FPGA: FPGA export runs through a recipe "
-                       "(compress --recipe ...); `compress analyze --target` estimates it")
-    kernels = _kernels(target, kernels)
+    if kernels:
+        target = dataclasses.replace(target, kernels=_kernels(target, kernels))
     budgets = budget_rules.normalize(budgets, "budgets")
+    recipe = load_recipe(recipe or f"default_{target.kind}")
+    frontend = frontend_spec(frontend)
+    slots = [n for n, slot in recipe.models.items() if slot.path == USER_MODEL]
+    if len(slots) != 1:
+        raise BadInput(f"recipe {recipe.name}: --model needs a recipe with one slot whose path is \"{USER_MODEL}\" "
+                       f"(recipes/default_{target.kind}.yaml is one), found {len(slots)}")
     named = Path(model_or_path).stem if isinstance(model_or_path, (str, Path)) else model_or_path.name
     out = Path(out) if out else Path("out") / named
     atomic.check_output_folder(out)     # before any work
     model, source = _model_and_source(model_or_path)
     where = source or f"model '{model.name}'"
+    if len(model.inputs) != 1:
+        raise BadInput(f"{where}: {len(model.inputs)} inputs ({', '.join(t.name for t in model.inputs)}); export "
+                       "takes single-input models (e.g. the encoder, or a streaming step)")
     if len(model.outputs) > 1:   # refused before converting: verification compares one output with Keras
         raise BadInput(f"{where}: model '{model.name}' has {len(model.outputs)} outputs "
-                       f"({', '.join(model.output_names)}); the MCU export verifies a single-output model: save each "
+                       f"({', '.join(model.output_names)}); export verifies a single-output model: save each "
                        "head as its own model (`compress analyze` gives the counts and memory of the whole)")
-    record = _start(model, source, target, command)
-    if kernels:
-        record["target"]["kernels"] = kernels
-    x = _inputs(model, data, record)
-    _keras_step(model, record)
-    data_label = "synthetic" if data is None else "data"
-    result = int8_export(model, x, x, target, data_label=data_label,
-                         classifier=record["model"]["task"] == "classification", kernels=kernels)
-    _add_int8(record, result)
-    _judge(record, target, budgets)
-
-    # every check has run: now write, each file atomically
-    record.add_artifacts({"model_int8.tflite": "model_int8.tflite", "model_data.cc": "model_data.cc",
-                          "model_data.h": "model_data.h", "report.json": "report.json"})
-    atomic.write_bytes(out / "model_int8.tflite", result.tflite_bytes)
-    carray.write_c_array(result.tflite_bytes, out)
-    record["status"] = "complete"
-    write_record(record, out)
-    return Run(record, {"model": model}, out)   # a failed check makes the verdict "unverified"
+    data = user_dataset(data, model, model_task(model), frontend=frontend, seed=seed, quick=quick)
+    with atomic.staged_outputs(out) as stage:
+        run = run_recipe(recipe, data=data, out=stage, quick=quick, seed=seed, budgets=budgets,
+                         models={slots[0]: model}, target=target, log=log or (lambda line: None),
+                         write_reports=False)
+    run.record["command"] = command
+    run.record["model"]["source"] = str(source) if source else None
+    if data.name == "synthetic":
+        run.record.warn(data_arrays.SYNTHETIC_WARNING.format(n=len(data.x_test)))
+    write_record(run.record, out)           # the record as returned: its command and source
+    return Run(run.record, run.models, out)   # a failed check makes the verdict "unverified"
 
 
 def write_record(record, out) -> list:

@@ -75,3 +75,26 @@ def staged_dir(path):
             os.replace(tmp, path)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+@contextmanager
+def staged_outputs(out):
+    """Yield a temporary folder beside `out` to write a run into; when the block finishes, each file and folder in
+    it (hidden ones, such as a checkpoint, dropped) replaces its namesake in `out`, and nothing else in `out` is
+    touched. A run that raises leaves `out` as it was."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent))
+    os.chmod(tmp, 0o777 & ~_UMASK)
+    try:
+        yield tmp
+        out.mkdir(exist_ok=True)
+        for entry in sorted(tmp.iterdir()):
+            if entry.name.startswith("."):
+                continue
+            target = out / entry.name
+            if target.is_dir() and not target.is_symlink():
+                shutil.rmtree(target)
+            os.replace(entry, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

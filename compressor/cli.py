@@ -1,6 +1,6 @@
 """The `compress` command: parses, calls the API or the engine, prints, sets the exit code (compressor/errors.py).
 
-    compress --target T --model M [--data D] [--out O] [--kernels K] [--budget k=v ...]
+    compress --target T --model M [--data D [--frontend F]] [--recipe R] [--out O] [--kernels K] [--budget k=v ...]
     compress --recipe NAME [--data D] [--out O] [--quick] [--resume] [--seed N] [--budget k=v ...]
     compress analyze M --target T [--data D] [--kernels K | --hls-config cfg.yml] [--budget k=v ...] [--json]
     compress check report.json [--budget k=v ...]
@@ -43,10 +43,16 @@ def _run_parser():
                        "exit codes: 0 every budget holds, 2 bad input, 3 a budget fails, 4 a check failed "
                        "(int8 vs Keras, TFLM vs TFLite, C-sim vs QKeras)")
     p.add_argument("--target", help="hardware target name (compress list targets) or a target .yaml")
-    p.add_argument("--model", help="Keras model file (.keras, .h5) to compress with the target's default path")
+    p.add_argument("--model", help="your Keras model file (.keras, .h5), through the target's default recipe "
+                                   "(recipes/default_mcu.yaml or default_fpga.yaml; --recipe overrides it), or an "
+                                   "int8 .tflite (MCU targets: C array and report; TFLite Micro checked against TFLite)")
     p.add_argument("--recipe", help="a shipped recipe name or a recipe .yaml")
-    p.add_argument("--data", help="model inputs: .npy, or .npz with an array x (or a single array); "
-                                  "a recipe takes its dataset folder")
+    p.add_argument("--data", help="with --model: .npz with x and y (labels or targets: float and int8 figures), "
+                                  ".npy inputs only, or a folder of WAVs with --frontend; a recipe takes its "
+                                  "dataset folder")
+    p.add_argument("--frontend", metavar="NAME|F.yaml", help="with --model and a folder of WAVs: the front end "
+                   "(dcase_mel, cae_log_spectrogram, mae_mel_frames, raw_waveform) or a YAML {name: ..., its "
+                   "parameters}, e.g. {name: dcase_mel, n_mels: 40}")
     p.add_argument("--out", help="output folder (default out/<model or recipe name>/)")
     p.add_argument("--kernels", choices=KERNEL_LIBRARIES, help=KERNELS_HELP)
     p.add_argument("--quick", action="store_true", help="recipe: the quick profile (tiny training)")
@@ -60,7 +66,8 @@ def _sub_parser(command):
     p = _Parser(prog=f"compress {command}")
     if command == "analyze":
         p.description = "Counts, memory, latency/energy estimates and budget verdict of a Keras model. No training."
-        p.add_argument("model", help="Keras model file")
+        p.add_argument("model", help="Keras model file, or an int8 .tflite (MCU targets; a float .tflite: pass the "
+                                     "Keras model)")
         p.add_argument("--target", required=True, help="hardware target name or .yaml")
         p.add_argument("--data", help="inputs for int8 calibration (.npy / .npz); synthetic if omitted")
         p.add_argument("--budget", action="append", default=[], metavar="NAME=VALUE", help=BUDGET_HELP)
@@ -169,9 +176,9 @@ def run(argv) -> int:
     parser = _run_parser()
     args = parser.parse_args(argv)
     budgets = parse_budgets(args.budget)
-    if args.recipe:
-        if args.model:
-            raise BadInput("give either --recipe or --model, not both")
+    if args.frontend and not args.model:
+        raise BadInput("--frontend goes with --model (a recipe's front end is in the recipe)")
+    if args.recipe and not args.model:
         if args.kernels:
             raise BadInput("--kernels goes with --model or analyze; a recipe's target names its kernels")
         from .api import run_recipe
@@ -183,10 +190,14 @@ def run(argv) -> int:
     if args.model or args.target:
         if not (args.model and args.target):
             raise BadInput("compress: --model and --target go together (or use --recipe NAME)")
+        if args.resume:
+            raise BadInput("--resume goes with a --recipe run; a --model run writes its outputs only when it ends")
         from .api import compress
         out = Path(args.out) if args.out else Path("out") / Path(args.model).stem
         record = compress(args.model, args.target, data=args.data, out=out, budgets=budgets,
-                          command=["compress", *argv], kernels=args.kernels).record
+                          command=["compress", *argv], kernels=args.kernels, recipe=args.recipe,
+                          frontend=args.frontend, seed=args.seed or 0, quick=args.quick,
+                          log=lambda line: print(line, flush=True)).record
         _print_record(record, out)
         return _exit_code(record)
     parser.print_help()

@@ -23,9 +23,19 @@ MAGIC = {".npy": b"\x93NUMPY", ".npz": b"PK"}  # what np.save / np.savez files s
 
 
 def load_inputs(path, input_shape, changes=None) -> np.ndarray:
-    """A float32 batch of model inputs. `.npy`: the array; `.npz`: the array named x, or its only array.
-    Pickled objects are never loaded; a truncated or corrupt file is a BadInput naming it. `changes`: see
+    """A float32 batch of model inputs. `.npy`: the array; `.npz`: the array named x (or x_train), or its only
+    array. Pickled objects are never loaded; a truncated or corrupt file is a BadInput naming it. `changes`: see
     check_inputs."""
+    arrays = load_arrays(path, input_shape, changes)
+    return arrays["x"] if "x" in arrays else arrays["x_train"]
+
+
+SPLIT_ARRAYS = ("x_train", "y_train", "x_test", "y_test")     # an .npz that brings its own splits (val optional)
+
+
+def load_arrays(path, input_shape, changes=None) -> dict:
+    """The arrays of an .npy / .npz data file: {"x"}, {"x", "y"}, or the splits {"x_train", "y_train", "x_val",
+    "y_val", "x_test", "y_test"} (val optional); inputs checked against `input_shape`, labels returned as stored."""
     path = Path(path)
     if not path.is_file():
         raise BadInput(f"{path}: no such data file")
@@ -40,15 +50,19 @@ def load_inputs(path, input_shape, changes=None) -> np.ndarray:
         if suffix == ".npz":
             with np.load(path, allow_pickle=False) as z:
                 names = list(z.files)
-                if "x" in names:
-                    name = "x"
+                if set(SPLIT_ARRAYS) <= set(names):
+                    wanted = [n for n in (*SPLIT_ARRAYS, "x_val", "y_val") if n in names]
+                elif "x" in names:
+                    wanted = ["x"] + (["y"] if "y" in names else [])
                 elif len(names) == 1:
-                    name = names[0]
+                    wanted = names
                 else:
-                    raise BadInput(f"{path}: no array named 'x' among {', '.join(names) or 'none'}")
-                array, where = z[name], f"{path}: array '{name}'"
+                    raise BadInput(f"{path}: no array named 'x' among {', '.join(names) or 'none'} (give x, or x and "
+                                   "y, or x_train, y_train, x_test, y_test)")
+                raw = {("x" if len(wanted) == 1 else n): z[n] for n in wanted}
+                where = {("x" if len(wanted) == 1 else n): f"{path}: array '{n}'" for n in wanted}
         else:
-            array, where = np.load(path, allow_pickle=False), str(path)
+            raw, where = {"x": np.load(path, allow_pickle=False)}, {"x": str(path)}
     except BadInput:
         raise
     except ValueError as e:
@@ -60,7 +74,7 @@ def load_inputs(path, input_shape, changes=None) -> np.ndarray:
         # numpy, zipfile and zlib each raise their own types on truncated or damaged bytes (numpy's header parser
         # a TokenError when the header dict is cut and NUL bytes follow)
         raise BadInput(f"{path}: truncated or corrupt numpy file ({type(e).__name__}: {_first_line(e)})") from None
-    return check_inputs(array, input_shape, where, changes)
+    return {k: check_inputs(a, input_shape, where[k], changes) if k.startswith("x") else a for k, a in raw.items()}
 
 
 def check_inputs(array, input_shape, where: str, changes=None) -> np.ndarray:
@@ -72,10 +86,10 @@ def check_inputs(array, input_shape, where: str, changes=None) -> np.ndarray:
     if array.dtype.kind not in NUMERIC_KINDS:
         raise BadInput(f"{where}: expected integer or float numbers, got dtype {array.dtype}")
     said = [] if changes is None else changes
-    if array.ndim == len(expected) and _matches(array.shape, expected):
+    if array.ndim == len(expected) and shape_matches(array.shape, expected):
         said.append(f"{where}: one input of shape {tuple(array.shape)}, read as a batch of 1")
         array = array[None]
-    if array.ndim != len(expected) + 1 or not _matches(array.shape[1:], expected) or array.size == 0:
+    if array.ndim != len(expected) + 1 or not shape_matches(array.shape[1:], expected) or array.size == 0:
         shown = "(N, " + ", ".join("?" if d is None else str(d) for d in expected) + ")"
         raise BadInput(f"{where}: shape {tuple(array.shape)} does not match the model input {shown}")
     with np.errstate(over="ignore"):
@@ -97,7 +111,7 @@ def _first_line(e) -> str:
     return str(e).splitlines()[0] if str(e) else ""
 
 
-def _matches(shape, expected) -> bool:
+def shape_matches(shape, expected) -> bool:
     return all(e is None or int(s) == int(e) for s, e in zip(shape, expected))
 
 

@@ -22,6 +22,7 @@ from .targets import load_target
 
 
 RESUMED = ("steps", "figures", "layers", "checks", "artifacts")   # record parts a checkpoint keeps
+CHECKPOINT = ".checkpoint"   # the folder in `out` a resumed run starts from
 MIN_FREE_BYTES = 200_000_000   # exports, reports and an hls4ml project (the CAE decoder's is ~15 MB with its C-sim)
 
 
@@ -43,6 +44,7 @@ class Context:
     diverged: str | None = None                     # where the loss became NaN / infinite
     logger: Callable = print                        # progress lines go here (the CLI prints them)
     on_step: Callable | None = None                 # called with each finished step's record entry
+    budgets: dict = field(default_factory=dict)     # the user's and the recipe's limits (the qat step's tolerance)
 
     def log(self, msg):
         self.logger(f"{self.log_prefix}{msg}")
@@ -64,55 +66,81 @@ def load_checked_recipe(recipe) -> Recipe:
 
     if isinstance(recipe, Recipe):     # loaded (and checked) already, perhaps changed in Python since
         return recipe
-    return load_recipe(recipe, kinds=steps.KINDS, families=families.names())
+    return load_recipe(recipe, kinds=steps.KINDS, families=[*families.names(), GENERIC])
+
+
+GENERIC = "generic"     # a recipe for any model (recipes/default_*.yaml): the family follows the model's task
 
 
 def run_recipe(recipe, *, data=None, out=None, quick=False, resume=False, seed=None, budgets=None, models=None,
-               log=None, on_step=None) -> Run:
+               log=None, on_step=None, target=None, write_reports=True) -> Run:
     """Run `recipe` (a shipped recipe name, a YAML path or a Recipe) and return the Run; reports land in `out`.
-    `models` hands in-memory Keras models into slots (slot -> model, instead of building them); `log` receives the
-    progress lines (default: print); `on_step(entry)` is called after each finished step (timings, memory ...)."""
+    `data` is a folder, "builtin", or a prepared Dataset (a user model's data: compressor/user_data.py); `models`
+    hands in-memory Keras models into slots (slot -> model, instead of building them; a slot whose path is
+    "{model}" must get one); `target` replaces the recipe's; `log` receives the progress lines (default: print);
+    `on_step(entry)` is called after each finished step (timings, memory ...)."""
     from . import families, steps
     from .analysis.budgets import normalize
-    from .audio.dataset import load_data
+    from .audio.dataset import Dataset, load_data
+    from .graph import model_task
     from .methods.fit import set_seed
+    from .recipe import USER_MODEL
     from .steps.slots import build_models, shipped_weights_warnings
 
     say = log or (lambda line: print(line, flush=True))
     budgets = normalize(budgets, "budgets")     # a mistyped figure fails now, not after training
     recipe = load_checked_recipe(recipe).profile(quick)
-    family = families.get(recipe.family)
-    target = load_target(recipe.target)
-    seed = recipe.seed if seed is None else seed
-    out = Path(out) if out else Path("out") / recipe.name
-    atomic.check_output_folder(out)     # before any work
-    unknown = sorted(set(models or {}) - set(recipe.models))
+    models = dict(models or {})
+    unknown = sorted(set(models) - set(recipe.models))
     if unknown:
         raise BadInput(f"models: no slot {', '.join(map(repr, unknown))} in recipe {recipe.name} "
                        f"(slots: {', '.join(recipe.models)})")
+    missing = [n for n, slot in recipe.models.items() if slot.path == USER_MODEL and n not in models]
+    if missing:
+        raise BadInput(f"recipe {recipe.name}: slot '{missing[0]}' takes your model: compress --model M --target T "
+                       f"--recipe {recipe.name}")
+    if recipe.family == GENERIC:
+        deliver = models.get(recipe.deliver)
+        if deliver is None:
+            raise BadInput(f"recipe {recipe.name}: family '{GENERIC}' needs the delivered slot's model handed in")
+        family = families.for_task(data.task if isinstance(data, Dataset) else model_task(deliver))
+    else:
+        family = families.get(recipe.family)
+    target = target if target is not None and not isinstance(target, (str, Path)) else load_target(
+        target or recipe.target)
+    seed = recipe.seed if seed is None else seed
+    out = Path(out) if out else Path("out") / recipe.name
+    atomic.check_output_folder(out)     # before any work
     data_source = data or recipe.data
-    if data_source not in (None, "builtin") and not Path(data_source).exists():
+    if not isinstance(data_source, Dataset) and data_source not in (None, "builtin") \
+            and not Path(data_source).exists():
         raise BadInput(f"--data {data_source}: no such file or folder")
 
     record = RunRecord(seed=seed, target=asdict(target), recipe={**recipe.as_dict(), "profile": "quick" if quick
                                                                   else "full"})
-    dataset = load_data(None if data_source == "builtin" else data_source, family.data_spec, quick=quick, seed=seed,
-                        frontend=recipe.frontend or None)
+    if isinstance(data_source, Dataset):
+        dataset = data_source
+    elif family.data_spec is None:
+        raise BadInput(f"recipe {recipe.name}: a model of your own brings its data: compress --model M --data D")
+    else:
+        dataset = load_data(None if data_source == "builtin" else data_source, family.data_spec, quick=quick,
+                            seed=seed, frontend=recipe.frontend or None)
     record["data"] = {"source": dataset.name, "frontend": dataset.frontend, "classes": dataset.classes,
+                      "labelled": dataset.labelled,
                       "shapes": {k: list(getattr(dataset, k).shape) for k in ("x_train", "x_val", "x_test")},
                       "changes": dataset.changes}
     for change in dataset.changes:          # resampling, mixdown, padding ...: said once, here and in the report
         say(f"data: {change}")
-    ctx = Context(recipe, target, family, dataset, out, seed, quick, record, logger=say, on_step=on_step)
+    ctx = Context(recipe, target, family, dataset, out, seed, quick, record, logger=say, on_step=on_step,
+                  budgets=_tightest(recipe.budgets, budgets))
     set_seed(seed)                          # the models' initial weights come from the seed too
-    ctx.models = build_models(recipe, dataset)
-    ctx.models.update(models or {})
+    ctx.models = build_models(recipe, dataset, given=models)
     if data_source not in (None, "builtin"):
         record.warn(*shipped_weights_warnings(recipe, ctx.models))
     steps.check_recipe(ctx)                 # everything that can be rejected is rejected before training
     _check_free_disk(out, ctx.models)
 
-    checkpoint = Checkpoint(out / ".checkpoint", _fingerprint(recipe, seed, quick, dataset.name))
+    checkpoint = Checkpoint(out / CHECKPOINT, _fingerprint(recipe, seed, quick, dataset.name))
     start = checkpoint.restore(ctx) if resume else 0
     if not resume:
         checkpoint.clear()
@@ -123,10 +151,11 @@ def run_recipe(recipe, *, data=None, out=None, quick=False, resume=False, seed=N
     ctx.log_prefix = ""
     delivery.finish(ctx, budgets)           # the delivered model measured on its target, judged once
     record["status"] = "complete"
-    from .report.write import write_reports
     record.add_artifacts({"report_json": "report.json", "report_html": "report.html", "summary_md": "summary.md"})
-    write_reports(record, out)
-    say(f"reports written to {out}/ (report.html, report.json, summary.md)")
+    if write_reports:                       # False: the caller writes them (api.compress, once outputs are in place)
+        from .report.write import write_reports as write
+        write(record, out)
+        say(f"reports written to {out}/ (report.html, report.json, summary.md)")
     return Run(record, ctx.models, out)
 
 
@@ -223,6 +252,17 @@ class Checkpoint:
         ctx.record.update(state["record"])     # what the finished steps recorded: entries, figures, checks, files
         ctx.log(f"resumed after step {done} of {len(ctx.recipe.steps)}")
         return done
+
+
+def _tightest(*limits) -> dict:
+    """One dict of ceilings (name -> value) and floors (name>= -> value), the tightest of each."""
+    out = {}
+    for given in limits:
+        for name, value in given.items():
+            if isinstance(value, (int, float)) and name in out:
+                value = max(out[name], value) if name.endswith(">=") else min(out[name], value)
+            out[name] = value
+    return out
 
 
 def _check_free_disk(out: Path, models):

@@ -19,3 +19,14 @@ def leaf_layers(model):
             yield from leaf_layers(layer)
         elif type(layer).__name__ != "InputLayer":
             yield layer
+
+
+def model_task(model) -> str:
+    """What a model of the user's does, read off its shapes: autoencoder (output shaped like the input),
+    classification (one vector of several outputs), regression (anything else) or multi-output."""
+    if len(model.outputs) > 1:   # output_shape is then a list of shapes
+        return "multi-output"
+    out, inp = tuple(model.output_shape[1:]), tuple(model.input_shape[1:])
+    if out == inp:
+        return "autoencoder"
+    return "classification" if len(out) == 1 and out[0] and out[0] > 1 else "regression"

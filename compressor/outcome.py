@@ -7,7 +7,7 @@ from . import figures
 from .analysis.budgets import check_row
 
 TASK_METRICS = ("accuracy", "log_loss", "mse", "esr", "probe_accuracy")
-DEVICE_METRICS = ("int8_accuracy", "int8_streaming_esr", "csim_accuracy")
+DEVICE_METRICS = ("int8_accuracy", "int8_log_loss", "int8_mse", "int8_streaming_esr", "csim_accuracy", "csim_mse")
 LOWER_IS_BETTER = ("log_loss", "mse", "esr")
 # the metric a recipe is judged on, by task (classification: accuracy, as the confusion matrices and int8 check)
 PRIMARY = {"classification": "accuracy", "autoencoder": "mse", "regression": "esr", "representation": "probe_accuracy"}

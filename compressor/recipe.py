@@ -13,6 +13,7 @@ from .errors import BadInput
 from .schema import Fields, load_yaml
 
 RECIPES_DIR = Path(__file__).resolve().parent.parent / "recipes"
+USER_MODEL = "{model}"      # a slot's path that the user's model fills (compress --model M; recipes/default_*.yaml)
 
 
 @dataclass(frozen=True)

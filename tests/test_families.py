@@ -116,8 +116,9 @@ def test_classification_figures():
 def test_regression_and_autoencoder_figures():
     x = np.linspace(-1, 1, 8, dtype=np.float32).reshape(4, 2)
     half = linear(2, 2, 0.5 * np.eye(2))
-    esr = families.for_task("regression").evaluate(half, toy_data("regression", x, x))
-    assert esr["esr"]["value"] == pytest.approx(0.25)
+    mse = families.for_task("regression").evaluate(half, toy_data("regression", x, x))   # a user's regressor: MSE
+    assert mse["mse"]["value"] == pytest.approx(float(np.mean((0.5 * x - x) ** 2)))
+    assert families.get("effects").evaluate(half, toy_data("regression", x, x))["esr"]["value"] == pytest.approx(0.25)
     mse = families.for_task("autoencoder").evaluate(half, toy_data("autoencoder", x, x), split="val")
     assert mse["mse"]["value"] == pytest.approx(float(np.mean((0.5 * x - x) ** 2)))
     assert families.get("mae").evaluate(half, toy_data("representation", x, x)) == {}
@@ -131,7 +132,7 @@ def test_defaults_use_the_model_as_it_is():
     assert family.fit_arrays(model, data, seed=0) == ((data.x_train, data.y_train), (data.x_val, data.y_val))
     device, x_cal, x_verify, note = family.device_form(model, data, rebuild=None)
     assert device is model and x_cal is data.x_train and x_verify is data.x_test and note is None
-    assert family.device_metrics(b"", model, data, 4, quick=True) == ({}, {})
+    assert families.Family().device_metrics(b"", model, data, 4, quick=True) == ({}, {})
     assert family.before_quantize(model, data) == {}
     assert family.views({"m": model}, "m", data, {}) == {}      # no quantized kernels: no histograms
     assert family.submodel(model, data, None) == (model, data.x_test)

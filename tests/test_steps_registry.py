@@ -16,7 +16,7 @@ keras = tf.keras
 
 def test_every_kind_is_registered_once_with_its_alias():
     assert set(steps.names()) == {"train", "quantize", "prune", "distill", "export_tflite", "export_hls", "energy",
-                                  "probe", "generate"}
+                                  "probe", "generate", "qat"}
     assert steps.get("ptq") is steps.get("export_tflite")
     with pytest.raises(BadInput, match=r"unknown step kind 'ptqq' \(known: "):
         steps.get("ptqq")
@@ -68,5 +68,5 @@ def test_compress_takes_an_in_memory_model(tmp_path):
     x = np.random.default_rng(0).normal(size=(32, 16)).astype("float32")
     run = compressor.compress(model, "cortex-m4", data=x, out=tmp_path / "out")
     assert run.record["verdict"] == "pass" and run.record["model"]["name"] == "mlp"
-    assert run.artifacts["model_int8.tflite"].read_bytes()[4:8] == b"TFL3"
+    assert run.artifacts["tflite"].read_bytes()[4:8] == b"TFL3"
     assert run.models["model"] is model

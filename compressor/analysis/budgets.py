@@ -25,8 +25,8 @@ ALIASES = {"flash": "flash_bytes", "ram": "arena_bytes", "sram": "arena_bytes", 
 RESOURCE_FIGURES = ("params", "zeros", "macs", "tflite_params", "weights_bytes", "flash_bytes", "arena_bytes",
                     "peak_activation_bytes", "latency_s", "energy_j", "energy_pj", "mac_rate",
                     "LUT", "FF", "DSP", "BRAM_18K", "URAM")
-METRIC_FIGURES = ("accuracy", "log_loss", "mse", "esr", "probe_accuracy", "int8_accuracy", "int8_streaming_esr",
-                  "csim_accuracy", "metric_drop")
+METRIC_FIGURES = ("accuracy", "log_loss", "mse", "esr", "probe_accuracy", "int8_accuracy", "int8_log_loss", "int8_mse",
+                  "int8_streaming_esr", "csim_accuracy", "csim_mse", "metric_drop")
 KNOWN_FIGURES = RESOURCE_FIGURES + METRIC_FIGURES
 FIGURE_SUFFIXES = ("_estimate", "_hls", "_synth")      # FPGA figures beside the one judged: LUT_synth ...
 ORIGINAL_LIMITS = ("target", "recipe")                  # sources a user's budget adds to, never replaces

@@ -56,6 +56,7 @@ class Dataset:
     frontend: dict
     extra: dict = field(default_factory=dict)
     changes: list = field(default_factory=list)     # what loading changed in the user's audio, with counts
+    labelled: bool = True       # False: y holds no targets (a user's inputs only); no task figure is measured
 
 
 def load_data(source, spec: DataSpec, *, quick=False, seed=0, frontend=None) -> Dataset:

@@ -38,10 +38,22 @@ def mcu_figures(model, x, target, kernels=None) -> Int8Export:
     """Convert to int8, count on the flatbuffer (NeSsi), measure the TFLM arena, estimate latency and energy per
     operator (analysis/mcu.py; `kernels` overrides the target's default kernel library): an Int8Export with no
     checks yet and the 'int8_tflite' step. Each layer row gets its `latency_s`."""
-    from . import tflite, tflm
+    from . import tflite
 
     started = time.time()
     tflite_bytes = tflite.to_int8_tflite(model, x[:CALIBRATION_SAMPLES])
+    return flatbuffer_figures(tflite_bytes, target, kernels, calibrated_on=min(len(x), CALIBRATION_SAMPLES),
+                              started=started)
+
+
+def flatbuffer_figures(tflite_bytes, target, kernels=None, calibrated_on=None, started=None) -> Int8Export:
+    """The figures of an int8 flatbuffer on an MCU target: NeSsi counts, the TFLite Micro arena (measured), peak
+    activations, latency and energy per operator: an Int8Export with no checks yet and the 'int8_tflite' step.
+    `calibrated_on`: how many samples the converter was calibrated on (None: the flatbuffer came as it is);
+    `started`: when the step began (time.time(); default now). Each layer row gets its `latency_s`."""
+    from . import tflm
+
+    started = time.time() if started is None else started
     interp = tflm.load(tflite_bytes)   # fails here, naming the operator, if TFLM cannot run the model
     arena = tflm.arena_bytes(interp)
     rows = counts.tflite_layer_counts(tflite_bytes)
@@ -68,9 +80,10 @@ def mcu_figures(model, x, target, kernels=None) -> Int8Export:
         "energy_j": cost["energy_j"],
     }
     step = {"name": "int8_tflite", "kind": "export", "seconds": round(time.time() - started, 2), "metrics": {},
-            "artifacts": {}, "notes": [f"calibrated on {min(len(x), CALIBRATION_SAMPLES)} samples",
-                      f"MCU latency: {cost['kernels']} kernels, leave-one-model-out error band "
-                      f"+-{cost['band'] * 100:.0f} %"]}
+            "artifacts": {}, "notes": [
+                f"calibrated on {calibrated_on} samples" if calibrated_on is not None
+                else "the flatbuffer as given (already quantized; not converted in this run)",
+                f"MCU latency: {cost['kernels']} kernels, leave-one-model-out error band +-{cost['band'] * 100:.0f} %"]}
     if others:
         step["notes"].append("latency outside the layer rows: " + ", ".join(
             f"{kind} {seconds * 1e3:.3g} ms" for kind, seconds in others))
@@ -81,17 +94,16 @@ def int8_export(model, x_calibration, x_verify, target, *, classifier, data_labe
     """Convert `model` to full-integer int8, count it (NeSsi), measure the TFLite Micro arena, and check it in this
     run: Keras vs the TFLite interpreter (LSBs of the output scale, top-1 for classifiers) and TFLite Micro vs
     TFLite. A failed check is a row with verdict 'fail' and a line in `failures`, not an exception."""
-    from . import tflite, tflm
+    from . import tflite
 
     result = mcu_figures(model, x_calibration, target, kernels)
     started = time.time()
     check, xq, yq = tflite.verify_against_keras(model, result.tflite_bytes, x_verify[:VERIFY_SAMPLES], classifier)
-    micro, _ = tflm.run_tflm(result.tflite_bytes, xq)
-    tflm_diff = int(np.max(np.abs(micro.astype(np.int32) - yq.reshape(micro.shape).astype(np.int32))))
     by = f"{check['samples']} {data_label} samples"
+    tflm_metric, tflm_row = tflm_agreement(result.tflite_bytes, xq, yq, by)
     metrics = {"max_error_lsb": measured(round(check["max_error_lsb"], 3), "LSB", f"Keras vs TFLite interpreter, {by}"),
                "mean_error_lsb": measured(round(check["mean_error_lsb"], 3), "LSB", f"Keras vs TFLite, {by}"),
-               "tflm_vs_tflite_lsb": measured(tflm_diff, "LSB", f"TFLite Micro vs TFLite interpreter, {by}")}
+               "tflm_vs_tflite_lsb": tflm_metric}
     if "top1_agreement" in check:
         metrics["top1_agreement"] = measured(check["top1_agreement"], "", f"argmax Keras vs TFLite, {by}")
         metrics["top1_agreement_decisive"] = measured(
@@ -101,10 +113,20 @@ def int8_export(model, x_calibration, x_verify, target, *, classifier, data_labe
     if "top1_agreement_decisive" in check:
         rows.append(budgets.check_row("int8_top1_agreement", "int8 vs Keras top-1 (decisive samples)",
                                       metrics["top1_agreement_decisive"], MIN_TOP1_AGREEMENT, ">="))
-    rows.append(budgets.check_row("tflm_vs_tflite_lsb", "TFLite Micro vs TFLite", metrics["tflm_vs_tflite_lsb"],
-                                  TFLM_MAX_DIFF_LSB, "<="))
+    rows.append(tflm_row)
     result.checks = rows
     result.failures = [budgets.describe(r) for r in rows if r["verdict"] == "fail"]
     result.steps.append({"name": "verify", "kind": "check", "seconds": round(time.time() - started, 2),
                          "metrics": metrics, "artifacts": {}, "notes": list(result.failures)})
     return result
+
+
+def tflm_agreement(tflite_bytes, xq: np.ndarray, yq: np.ndarray, by: str) -> tuple[dict, dict]:
+    """TFLite Micro run on the int8 inputs `xq` against the TFLite interpreter's int8 outputs `yq` on the same inputs:
+    (the measured max difference in output LSBs, its check row against TFLM_MAX_DIFF_LSB). `by` says on what."""
+    from . import tflm
+
+    micro, _ = tflm.run_tflm(tflite_bytes, xq)
+    diff = int(np.max(np.abs(micro.astype(np.int32) - yq.reshape(micro.shape).astype(np.int32))))
+    metric = measured(diff, "LSB", f"TFLite Micro vs TFLite interpreter, {by}")
+    return metric, budgets.check_row("tflm_vs_tflite_lsb", "TFLite Micro vs TFLite", metric, TFLM_MAX_DIFF_LSB, "<=")

@@ -27,6 +27,9 @@ The two activations of SPEC 1 Table II have no QKeras name; they map to:
   Model 7 above Model 1 (ratio 1.09), against the source's 0.3; with 4 bits it is 0.61 (the source does not give
   the width). Override it with an explicit quantized_relu string.
 
+A `default` rule applies to every layer with a twin; its activation quantizer only to layers that apply a ReLU
+(a user's softmax, sigmoid or linear output keeps its function). A rule by name sets any activation.
+
 BatchNormalization is kept as a float layer (not folded): hls4ml folds/merges it into fixed point itself, and
 QKeras' folded layers (QConv2DBatchnorm) are not what the FPGA converter expects for every layer type.
 Layers no rule (nor `default`) touches stay float. Biases quantized to po2 are a known hls4ml C-sim problem
@@ -100,12 +103,27 @@ def _quantizable(layer):
     return type(layer) in _TWINS or isinstance(layer, _ACTIVATION_LAYERS)
 
 
+def _relu(layer) -> bool:
+    if isinstance(layer, tf.keras.layers.ReLU):
+        return True
+    return getattr(getattr(layer, "activation", None), "__name__", "") == "relu"
+
+
+def _default_for(layer, default) -> dict:
+    """`default` for one layer; its activation quantizer only replaces a ReLU (a softmax, sigmoid or linear output
+    of a user's model keeps its own function)."""
+    rule = dict(default)
+    if "activation" in rule and not _relu(layer):
+        rule.pop("activation")
+    return rule
+
+
 def plan(model, rules: dict, default=None) -> dict:
     """layer name -> {kernel, bias, activation: QKeras string} for every layer that gets a QKeras twin."""
     if default is not None:
         _check_rule("default", default)
     layers = [l for l in model.layers if not isinstance(l, tf.keras.layers.InputLayer)]
-    assigned = {l.name: dict(default) for l in layers if _quantizable(l) and default}
+    assigned = {l.name: _default_for(l, default) for l in layers if _quantizable(l) and default}
     for pattern, rule in (rules or {}).items():
         _check_rule(repr(pattern), rule)
         matched = [l for l in layers if fnmatch.fnmatchcase(l.name, pattern)]

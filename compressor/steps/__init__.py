@@ -9,7 +9,7 @@ steps/probe.py, give the class a name, a parameter table and `run`, and import t
 
 from ..errors import BadInput
 from .base import KINDS, StepResult, check_fit_params, get, names, step_params
-from . import distill, energy, export_hls, export_tflite, generate, probe, prune, quantize, train  # noqa: F401 (register)
+from . import distill, energy, export_hls, export_tflite, generate, probe, prune, qat, quantize, train  # noqa: F401 (register)
 
 __all__ = ["KINDS", "StepResult", "check_recipe", "get", "names", "restructure", "run", "step_params"]
 

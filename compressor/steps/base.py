@@ -103,7 +103,7 @@ def check_fit_params(params, where):
 
     for fit in (params, params.get("fine_tune") or {}):
         try:
-            if fit.get("loss"):
+            if fit.get("loss") and fit["loss"] != AUTO_LOSS:
                 get_loss(fit["loss"], **(fit.get("loss_params") or {}))
             if fit.get("optimizer"):
                 make_optimizer(fit["optimizer"], 1e-3)
@@ -119,11 +119,29 @@ def fit_model(ctx, model, params, callbacks=()):
     """Fit `model` on the run's data with a step's fit parameters, the run's progress callback included."""
     from ..methods.fit import fit
 
+    if not ctx.data.labelled:
+        raise BadInput(f"{ctx.data.name}: a step trains '{model.name}' but the data has no labels or targets "
+                       "(give an .npz with x and y, or labelled audio)")
     train, val = ctx.family.fit_arrays(model, ctx.data, ctx.seed)
-    return fit(model, train, val, loss=params["loss"], optimizer=params["optimizer"], lr=params["lr"],
+    loss, loss_params = auto_loss(model, ctx.family.task) if params["loss"] == AUTO_LOSS else (
+        params["loss"], params["loss_params"])
+    return fit(model, train, val, loss=loss, optimizer=params["optimizer"], lr=params["lr"],
                epochs=params["epochs"], batch_size=params["batch_size"], seed=ctx.seed,
-               loss_params=params["loss_params"], lr_schedule=params["lr_schedule"],
+               loss_params=loss_params, lr_schedule=params["lr_schedule"],
                callbacks=[*callbacks, progress(ctx, params["epochs"])])
+
+
+AUTO_LOSS = "auto"      # the loss follows the task: a user's model in recipes/default_*.yaml
+
+
+def auto_loss(model, task) -> tuple:
+    """(loss name, its parameters) for `task`: cross-entropy on class indices (on probabilities when the model ends
+    in a softmax, else on logits) for a classifier, MSE otherwise."""
+    if task != "classification":
+        return "mse", None
+    activation = getattr(model.layers[-1], "activation", None)
+    ends_in_softmax = getattr(activation, "__name__", "") == "softmax" or type(model.layers[-1]).__name__ == "Softmax"
+    return "crossentropy", {"from_logits": not ends_in_softmax, "sparse": True}
 
 
 def progress(ctx, epochs):

@@ -26,20 +26,30 @@ class ExportTflite(StepKind):
 
 def measure_int8(ctx, slot, calibration_samples=200, test_samples=None):
     """Convert slot's model (its device form) to int8, count and check it, and measure the family's metrics on the
-    int8 model: (flatbuffer, step metrics, notes). The figures, layers and check rows go into the run record."""
+    int8 model: (flatbuffer, step metrics, notes). The figures, layers and check rows go into the run record; the
+    float and int8 accuracy on the same examples into ctx.state["int8_accuracy"] (the qat step reads it)."""
+    result, metrics, state, notes = convert_and_measure(ctx, slot, calibration_samples, test_samples)
+    ctx.record.add_figures(result.figures)
+    ctx.record.set_layers(result.layers)
+    ctx.record.add_checks(result.checks)
+    ctx.state.update(state)
+    if {"float_accuracy", "int8_accuracy"} <= set(metrics):
+        ctx.state["int8_accuracy"] = {"float": metrics["float_accuracy"]["value"],
+                                      "int8": metrics["int8_accuracy"]["value"], "by": metrics["float_accuracy"]["by"]}
+    return result.tflite_bytes, metrics, notes
+
+
+def convert_and_measure(ctx, slot, calibration_samples=200, test_samples=None):
+    """(Int8Export, step metrics, family state, notes) of slot's model in its device form; nothing recorded."""
     from ..export.int8 import int8_export
 
     model = ctx.models[slot]
     device, x_cal, x_verify, note = ctx.family.device_form(model, ctx.data, lambda **over: ctx.rebuild(slot, **over))
     result = int8_export(device, x_cal[:calibration_samples], x_verify, ctx.target,
                          classifier=ctx.family.task == "classification", data_label=f"{ctx.data.name}")
-    ctx.record.add_figures(result.figures)
-    ctx.record.set_layers(result.layers)
-    ctx.record.add_checks(result.checks)
     metrics = {k: v for sub in result.steps for k, v in sub["metrics"].items()}
     n = min(test_samples or len(ctx.data.x_test), len(ctx.data.x_test))
     device_metrics, state = ctx.family.device_metrics(result.tflite_bytes, model, ctx.data, n, ctx.quick)
     metrics.update(device_metrics)
-    ctx.state.update(state)
     notes = [n for sub in result.steps for n in sub.get("notes", [])] + ([note] if note else [])
-    return result.tflite_bytes, metrics, notes
+    return result, metrics, state, notes

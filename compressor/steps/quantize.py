@@ -28,10 +28,13 @@ class Quantize(StepKind):
         qmodel, assigned = quantize_model(model, params["rules"], params["default"])
         ctx.models[step.model] = qmodel
         metrics = {**prefixed("before_", before), **prefixed("after_ptq_", evaluate(ctx, qmodel))}
-        if params["fine_tune"]:
+        notes = []
+        if params["fine_tune"] and ctx.data.labelled:
             fit_model(ctx, qmodel, params["fine_tune"])
+        elif params["fine_tune"]:
+            notes.append("no fine-tune: the data has no labels or targets (give an .npz with x and y)")
         metrics.update(evaluate(ctx, qmodel))
-        return StepResult(metrics=metrics, detail={"quantizers": assigned})
+        return StepResult(metrics=metrics, notes=notes, detail={"quantizers": assigned})
 
     def restructure(self, ctx, step, params):
         from ..methods.quantize import quantize_model

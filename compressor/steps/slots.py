@@ -5,11 +5,12 @@ from .. import zoo
 from ..errors import BadInput
 from ..graph import fresh_copy
 from ..keras_io import load_model
+from ..recipe import USER_MODEL
 
 
-def build_models(recipe, data) -> dict:
+def build_models(recipe, data, given=None) -> dict:
     """Every model slot of the recipe; a zoo model is fitted to the data (input shape, class count) unless the
-    recipe sets those arguments itself."""
+    recipe sets those arguments itself; `given` (slot -> model) are handed in, and copied like any other."""
     models = {}
     for name, slot in recipe.models.items():
         if slot.zoo is not None:
@@ -17,8 +18,9 @@ def build_models(recipe, data) -> dict:
                 models[name] = build_slot(slot, data)
             except BadInput as e:
                 raise BadInput(f"{recipe.path}: models.{name}: {e}") from None
-        elif slot.path is not None:
+        elif slot.path is not None and slot.path != USER_MODEL:   # the user's model is handed in by the caller
             models[name] = load_model(slot.path)
+    models.update(given or {})
     for name, slot in recipe.models.items():
         if slot.copy_of is not None:        # same architecture and the same initial weights
             models[name] = fresh_copy(models[slot.copy_of])
