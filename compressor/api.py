@@ -20,7 +20,7 @@ from .analysis import counts
 from .engine import load_checked_recipe as load_recipe  # noqa: F401 (public: a Recipe to change and run)
 from .engine import run_recipe  # noqa: F401 (public)
 from .errors import BadInput
-from .export.int8 import Int8Export, int8_export, mcu_figures
+from .export.int8 import Int8Export, mcu_figures
 from .export.int8 import (CALIBRATION_SAMPLES, MAX_ERROR_LSB, MIN_TOP1_AGREEMENT,  # noqa: F401 (the export's
                           TFLM_MAX_DIFF_LSB, VERIFY_SAMPLES)                       # tolerances, as api.<NAME> too)
 from .figures import counted
@@ -184,10 +184,6 @@ def compress(model_or_path, target, data=None, out=None, budgets=None, command=N
     if len(model.inputs) != 1:
         raise BadInput(f"{where}: {len(model.inputs)} inputs ({', '.join(t.name for t in model.inputs)}); export "
                        "takes single-input models (e.g. the encoder, or a streaming step)")
-    if len(model.outputs) > 1:   # refused before converting: verification compares one output with Keras
-        raise BadInput(f"{where}: model '{model.name}' has {len(model.outputs)} outputs "
-                       f"({', '.join(model.output_names)}); export verifies a single-output model: save each "
-                       "head as its own model (`compress analyze` gives the counts and memory of the whole)")
     data = user_dataset(data, model, model_task(model), frontend=frontend, seed=seed, quick=quick)
     with atomic.staged_outputs(out) as stage:
         run = run_recipe(recipe, data=data, out=stage, quick=quick, seed=seed, budgets=budgets,

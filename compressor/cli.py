@@ -127,9 +127,11 @@ def _list(what) -> int:
         for name in target_names():
             print(f"{name:<14} {load_target(name).description}")
     elif what == "recipes":
-        from .recipe import recipe_names
+        from .recipe import USER_MODEL, load_recipe, recipe_names
         for name in recipe_names():
-            print(name)
+            recipe = load_recipe(name)
+            mine = any(slot.path == USER_MODEL for slot in recipe.models.values())
+            print(f"{name:<22} {recipe.description}{' (with --model)' if mine else ''}")
     else:
         from .zoo import list_models
         for name, description in list_models():
