@@ -219,6 +219,9 @@ def main(argv=None) -> int:
     except CompressorError as e:
         print(f"compress: {e}", file=sys.stderr)
         return e.exit_code
+    except BrokenPipeError:     # the reader of our output (head, less) went away: not an error of the run
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())   # so the exit flush does not fail again
+        return EXIT_OK
 
 
 if __name__ == "__main__":
