@@ -42,6 +42,9 @@ def user_dataset(source, model, task, *, frontend=None, seed=0, quick=False) -> 
     name = str(source)
     if "y" not in arrays and "y_train" not in arrays:
         return _same_everywhere(name, arrays["x"], task, changes, labelled=False)
+    if task == "multi-output":
+        raise BadInput(f"{name}: labels for a model with {len(model.outputs)} outputs are not read yet; give its "
+                       "inputs only (x), which still verify every output")
     task = labelled_task(model, task, arrays.get("y", arrays.get("y_train")))
     if "x_train" in arrays and "x_val" not in arrays:
         arrays["x_val"], arrays["y_val"] = arrays["x_test"], arrays["y_test"]

@@ -3,6 +3,7 @@ Micro arena, estimate latency and energy, then verify Keras vs the TFLite interp
 
     result = int8_export(model, x_calibration, x_verify, target, classifier=True, data_label="data")
 
+A model with several outputs is checked output by output (each in its own output LSBs, one row each).
 The result holds what the run record gets (figures, layer rows, check rows, the two steps); the caller adds it.
 """
 
@@ -93,40 +94,88 @@ def flatbuffer_figures(tflite_bytes, target, kernels=None, calibrated_on=None, s
 def int8_export(model, x_calibration, x_verify, target, *, classifier, data_label="data", kernels=None) -> Int8Export:
     """Convert `model` to full-integer int8, count it (NeSsi), measure the TFLite Micro arena, and check it in this
     run: Keras vs the TFLite interpreter (LSBs of the output scale, top-1 for classifiers) and TFLite Micro vs
-    TFLite. A failed check is a row with verdict 'fail' and a line in `failures`, not an exception."""
-    from . import tflite
+    TFLite. A failed check is a row with verdict 'fail' and a line in `failures`, not an exception.
+
+    A model with several outputs gets these rows for each output, in its own output LSBs, named
+    'int8_max_error_lsb[<output>]' ... and titled 'int8 vs Keras (<output>)' ... (a single output keeps the plain
+    names); the int8 outputs are matched to Keras' by name or shape (tflite.match_outputs), and the outputs checked
+    for top-1 agreement are the softmax vectors (classifier_outputs; `classifier` speaks for a single output)."""
+    from . import tflite, tflm
 
     result = mcu_figures(model, x_calibration, target, kernels)
     started = time.time()
-    check, xq, yq = tflite.verify_against_keras(model, result.tflite_bytes, x_verify[:VERIFY_SAMPLES], classifier)
-    by = f"{check['samples']} {data_label} samples"
-    tflm_metric, tflm_row = tflm_agreement(result.tflite_bytes, xq, yq, by)
-    metrics = {"max_error_lsb": measured(round(check["max_error_lsb"], 3), "LSB", f"Keras vs TFLite interpreter, {by}"),
-               "mean_error_lsb": measured(round(check["mean_error_lsb"], 3), "LSB", f"Keras vs TFLite, {by}"),
-               "tflm_vs_tflite_lsb": tflm_metric}
-    if "top1_agreement" in check:
-        metrics["top1_agreement"] = measured(check["top1_agreement"], "", f"argmax Keras vs TFLite, {by}")
-        metrics["top1_agreement_decisive"] = measured(
-            check["top1_agreement_decisive"], "", f"argmax Keras vs TFLite, the {check['decisive_samples']} of {by}"
-            " whose Keras top-2 gap exceeds 2 output LSBs")
-    rows = [budgets.check_row("int8_max_error_lsb", "int8 vs Keras", metrics["max_error_lsb"], MAX_ERROR_LSB, "<=")]
-    if "top1_agreement_decisive" in check:
-        rows.append(budgets.check_row("int8_top1_agreement", "int8 vs Keras top-1 (decisive samples)",
-                                      metrics["top1_agreement_decisive"], MIN_TOP1_AGREEMENT, ">="))
-    rows.append(tflm_row)
+    names = list(model.output_names)
+    several = len(names) > 1
+    classifiers = classifier_outputs(model) if several else (names if classifier else [])
+    checks, xq, yqs = tflite.verify_outputs(model, result.tflite_bytes, x_verify[:VERIFY_SAMPLES], classifiers)
+    by = f"{checks[0]['samples']} {data_label} samples"
+    micro, _ = tflm.run_tflm_outputs(result.tflite_bytes, xq, len(names))
+    metrics, rows = {}, []
+    for check, yq in zip(checks, yqs):
+        name = check["name"]   # rows of a single output keep their plain names and titles
+        key, of, output, head = (f"[{name}]", f" ({name})", f", output '{name}'", f"{name}, ") if several else [""] * 4
+        on = by + output
+        metrics[f"max_error_lsb{key}"] = measured(round(check["max_error_lsb"], 3), "LSB",
+                                                  f"Keras vs TFLite interpreter, {on}")
+        metrics[f"mean_error_lsb{key}"] = measured(round(check["mean_error_lsb"], 3), "LSB", f"Keras vs TFLite, {on}")
+        rows.append(budgets.check_row(f"int8_max_error_lsb{key}", f"int8 vs Keras{of}", metrics[f"max_error_lsb{key}"],
+                                      MAX_ERROR_LSB, "<="))
+        if "top1_agreement" in check:
+            metrics[f"top1_agreement{key}"] = measured(check["top1_agreement"], "", f"argmax Keras vs TFLite, {on}")
+            metrics[f"top1_agreement_decisive{key}"] = measured(
+                check["top1_agreement_decisive"], "", f"argmax Keras vs TFLite{output}, the "
+                f"{check['decisive_samples']} of {by} whose Keras top-2 gap exceeds 2 output LSBs")
+            rows.append(budgets.check_row(f"int8_top1_agreement{key}", f"int8 vs Keras top-1 ({head}decisive samples)",
+                                          metrics[f"top1_agreement_decisive{key}"], MIN_TOP1_AGREEMENT, ">="))
+        tflm_metric, tflm_row = _tflm_row(micro[check["position"]], yq, on, key, of)
+        metrics[f"tflm_vs_tflite_lsb{key}"] = tflm_metric
+        rows.append(tflm_row)
     result.checks = rows
     result.failures = [budgets.describe(r) for r in rows if r["verdict"] == "fail"]
+    notes = list(result.failures)
+    if several:
+        notes.insert(0, f"{len(names)} outputs, each checked in its own output LSBs: "
+                     + ", ".join(f"'{c['name']}' (int8 output {c['position']}"
+                                 + (", top-1" if "top1_agreement" in c else "") + ")" for c in checks))
     result.steps.append({"name": "verify", "kind": "check", "seconds": round(time.time() - started, 2),
-                         "metrics": metrics, "artifacts": {}, "notes": list(result.failures)})
+                         "metrics": metrics, "artifacts": {}, "notes": notes})
     return result
 
 
+def classifier_outputs(model) -> list[str]:
+    """The names of the outputs that are class scores: a vector of more than one unit made by a softmax (a Softmax
+    layer, an Activation('softmax') or a layer with activation='softmax'). Without labels the shapes cannot tell a
+    logits head from a regression head of the same width, so those get the LSB checks only, not top-1."""
+    found = []
+    for name, tensor in zip(model.output_names, model.outputs):
+        shape = tuple(tensor.shape[1:])
+        if len(shape) == 1 and shape[0] and shape[0] > 1 and _ends_in_softmax(tensor):
+            found.append(name)
+    return found
+
+
+def _ends_in_softmax(tensor) -> bool:
+    layer = getattr(getattr(tensor, "_keras_history", None), "layer", None)
+    while layer is not None and hasattr(layer, "layers") and getattr(layer, "outputs", None):   # a nested model
+        layer = getattr(getattr(layer.outputs[0], "_keras_history", None), "layer", None)
+    if layer is None:
+        return False
+    activation = getattr(layer, "activation", None)
+    return type(layer).__name__ == "Softmax" or getattr(activation, "__name__", "") == "softmax"
+
+
 def tflm_agreement(tflite_bytes, xq: np.ndarray, yq: np.ndarray, by: str) -> tuple[dict, dict]:
-    """TFLite Micro run on the int8 inputs `xq` against the TFLite interpreter's int8 outputs `yq` on the same inputs:
-    (the measured max difference in output LSBs, its check row against TFLM_MAX_DIFF_LSB). `by` says on what."""
+    """TFLite Micro run on the int8 inputs `xq` against the TFLite interpreter's int8 outputs `yq` on the same inputs
+    (the first output): (the measured max difference in output LSBs, its check row against TFLM_MAX_DIFF_LSB).
+    `by` says on what."""
     from . import tflm
 
     micro, _ = tflm.run_tflm(tflite_bytes, xq)
+    return _tflm_row(micro, yq, by)
+
+
+def _tflm_row(micro: np.ndarray, yq: np.ndarray, by: str, key="", of="") -> tuple[dict, dict]:
     diff = int(np.max(np.abs(micro.astype(np.int32) - yq.reshape(micro.shape).astype(np.int32))))
     metric = measured(diff, "LSB", f"TFLite Micro vs TFLite interpreter, {by}")
-    return metric, budgets.check_row("tflm_vs_tflite_lsb", "TFLite Micro vs TFLite", metric, TFLM_MAX_DIFF_LSB, "<=")
+    return metric, budgets.check_row(f"tflm_vs_tflite_lsb{key}", f"TFLite Micro vs TFLite{of}", metric,
+                                     TFLM_MAX_DIFF_LSB, "<=")

@@ -1,4 +1,6 @@
-"""Full-integer int8 TFLite conversion (int8 input and output) and its check against the Keras model."""
+"""Full-integer int8 TFLite conversion (int8 input and output) and its check against the Keras model, each output
+against its Keras output (matched by name through the serving signature, or by shape: the converter may reorder
+them)."""
 
 import os
 import signal
@@ -10,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import BadInput, Interrupted, UnsupportedLayer
+from ..errors import BadInput, Interrupted, UnsupportedLayer, VerificationFailed
 
 
 def to_int8_tflite(model, calibration: np.ndarray) -> bytes:
@@ -136,43 +138,106 @@ def dequantize(q: np.ndarray, detail: dict) -> np.ndarray:
     return (q.astype(np.float32) - zero) * scale
 
 
-def run_tflite(tflite_bytes, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Run the int8 model on float inputs `x` with the TFLite interpreter: (int8 inputs fed, int8 outputs)."""
+def run_tflite_outputs(tflite_bytes, x: np.ndarray) -> tuple[np.ndarray, list]:
+    """Run the int8 model on float inputs `x` with the TFLite interpreter: (int8 inputs fed, [int8 outputs of each
+    output tensor, in the flatbuffer's order - output_details' order, which need not be Keras' order])."""
     from ..analysis.counts import interpreter
 
     interp = interpreter(tflite_bytes)
-    inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
+    inp, outs = interp.get_input_details()[0], interp.get_output_details()
     xq = quantize_input(x, inp)
-    outputs = []
+    outputs = [[] for _ in outs]
     for sample in xq:
         interp.set_tensor(inp["index"], sample[None])
         interp.invoke()
-        outputs.append(interp.get_tensor(out["index"])[0])
-    return xq, np.stack(outputs)
+        for got, out in zip(outputs, outs):
+            got.append(interp.get_tensor(out["index"])[0])
+    return xq, [np.stack(got) for got in outputs]
+
+
+def run_tflite(tflite_bytes, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Run the int8 model on float inputs `x` with the TFLite interpreter: (int8 inputs fed, int8 outputs of its
+    first output tensor; run_tflite_outputs gives every output)."""
+    xq, outputs = run_tflite_outputs(tflite_bytes, x)
+    return xq, outputs[0]
 
 
 def output_detail(tflite_bytes) -> dict:
+    """The first output tensor's details (output_details gives every output's)."""
+    return output_details(tflite_bytes)[0]
+
+
+def output_details(tflite_bytes) -> list[dict]:
+    """Every output tensor's details (name, index, shape, quantization), in the flatbuffer's order."""
     from ..analysis.counts import interpreter
 
-    return interpreter(tflite_bytes).get_output_details()[0]
+    return interpreter(tflite_bytes).get_output_details()
 
 
-def verify_against_keras(model, tflite_bytes, x: np.ndarray, classifier: bool) -> tuple[dict, np.ndarray, np.ndarray]:
-    """Max |Keras - int8| in LSBs of the output scale and top-1 agreement for a classifier; also returns the int8
-    inputs and outputs so TFLite Micro can be run on the same samples."""
-    if len(model.outputs) != 1:
-        raise BadInput(f"model '{model.name}': {len(model.outputs)} outputs ({', '.join(model.output_names)}); "
-                       "the MCU export verifies a single-output model")
-    reference = np.asarray(model.predict(x, verbose=0), dtype=np.float32)
-    xq, yq = run_tflite(tflite_bytes, x)
-    detail = output_detail(tflite_bytes)
+def signature_outputs(tflite_bytes) -> dict:
+    """Output name -> tensor index from the flatbuffer's serving signature (the converter keys it by the Keras
+    outputs' names); {} when the flatbuffer has no signature."""
+    from ..analysis.counts import interpreter
+
+    interp = interpreter(tflite_bytes)
+    try:
+        runners = interp.get_signature_list()
+        if len(runners) != 1:
+            return {}
+        return {name: int(d["index"]) for name, d in
+                interp.get_signature_runner(next(iter(runners))).get_output_details().items()}
+    except (ValueError, KeyError, RuntimeError):
+        return {}
+
+
+def match_outputs(names, shapes, details, signature=None) -> list[int]:
+    """For each Keras output (`names` and per-sample `shapes`, in Keras' order) the position of its tensor in
+    `details` (the flatbuffer's outputs, which the converter may order differently, e.g. by name). By name through
+    the serving `signature` (name -> tensor index) when it names every output; else by shape where each shape is
+    unique; two same-shaped outputs without names cannot be told apart: VerificationFailed, never a guess."""
+    shapes = [tuple(int(d) for d in s) for s in shapes]
+    got = [tuple(int(d) for d in np.asarray(d["shape"])[1:]) for d in details]
+    if len(names) != len(details):
+        raise VerificationFailed(f"the int8 model has {len(details)} outputs, the Keras model {len(names)} "
+                                 f"({', '.join(names)})")
+    position = {int(d["index"]): p for p, d in enumerate(details)}
+    signature = signature or {}
+    if all(n in signature and signature[n] in position for n in names):
+        order = [position[signature[n]] for n in names]
+        how = "by name"
+    else:
+        order = [got.index(s) if shapes.count(s) == 1 and got.count(s) == 1 else None for s in shapes]
+        ambiguous = [n for n, p in zip(names, order) if p is None]
+        if ambiguous:
+            raise VerificationFailed(f"cannot tell which int8 output is Keras output {', '.join(ambiguous)}: the "
+                                     "flatbuffer names none of them and their shapes are not unique")
+        how = "by shape"
+    if sorted(order) != list(range(len(details))):
+        raise VerificationFailed(f"Keras outputs {', '.join(names)} matched int8 outputs {order} ({how}): not one "
+                                 "each")
+    for n, s, p in zip(names, shapes, order):
+        if got[p] != s:
+            raise VerificationFailed(f"Keras output '{n}' has shape {s}, the int8 output matched to it {how} "
+                                     f"{got[p]}")
+    return order
+
+
+def keras_outputs(model) -> tuple[list, list]:
+    """(names, per-sample shapes) of the Keras model's outputs, in its order."""
+    shapes = model.output_shape if len(model.outputs) > 1 else [model.output_shape]
+    return list(model.output_names), [tuple(s[1:]) for s in shapes]
+
+
+def compare_output(reference: np.ndarray, yq: np.ndarray, detail: dict, classifier: bool) -> dict:
+    """One output: max and mean |Keras - int8| in LSBs of its own output scale; top-1 agreement for a classifier."""
     scale = float(detail["quantization"][0])
     y = dequantize(yq, detail).reshape(reference.shape)
-    result = {"samples": int(len(x)), "output_scale": scale,
+    n = len(reference)
+    result = {"samples": int(n), "output_scale": scale,
               "max_error_lsb": float(np.max(np.abs(y - reference)) / scale),
               "mean_error_lsb": float(np.mean(np.abs(y - reference)) / scale)}
     if classifier:
-        ref, got = reference.reshape(len(x), -1), y.reshape(len(x), -1)
+        ref, got = reference.reshape(n, -1), y.reshape(n, -1)
         agree = np.argmax(got, 1) == np.argmax(ref, 1)
         top2 = np.sort(ref, 1)[:, -2:]
         # samples whose top two Keras scores are within 2 output LSBs are ties at int8 resolution
@@ -180,4 +245,31 @@ def verify_against_keras(model, tflite_bytes, x: np.ndarray, classifier: bool) -
         result["top1_agreement"] = float(np.mean(agree))
         result["top1_agreement_decisive"] = float(np.mean(agree[decisive])) if decisive.any() else 1.0
         result["decisive_samples"] = int(decisive.sum())
-    return result, xq, yq
+    return result
+
+
+def verify_outputs(model, tflite_bytes, x: np.ndarray, classifiers=(), order=None) -> tuple[list, np.ndarray, list]:
+    """Each Keras output against the int8 output matched to it (match_outputs; `order` overrides the matching):
+    ([result of compare_output with its 'name' and flatbuffer 'position', in Keras' order], the int8 inputs fed,
+    [int8 outputs in Keras' order]). `classifiers`: the names of the outputs to check for top-1 agreement."""
+    names, shapes = keras_outputs(model)
+    predicted = model.predict(x, verbose=0)
+    references = [np.asarray(r, dtype=np.float32) for r in (predicted if len(names) > 1 else [predicted])]
+    xq, outputs = run_tflite_outputs(tflite_bytes, x)
+    details = output_details(tflite_bytes)
+    if order is None:
+        order = [0] if len(names) == 1 else match_outputs(names, shapes, details, signature_outputs(tflite_bytes))
+    results = [{"name": name, "position": p, **compare_output(ref, outputs[p], details[p], name in classifiers)}
+               for name, ref, p in zip(names, references, order)]
+    return results, xq, [outputs[p] for p in order]
+
+
+def verify_against_keras(model, tflite_bytes, x: np.ndarray, classifier: bool) -> tuple[dict, np.ndarray, np.ndarray]:
+    """Max |Keras - int8| in LSBs of the output scale and top-1 agreement for a classifier; also returns the int8
+    inputs and outputs so TFLite Micro can be run on the same samples. One output; verify_outputs checks several."""
+    if len(model.outputs) != 1:
+        raise BadInput(f"model '{model.name}': {len(model.outputs)} outputs ({', '.join(model.output_names)}); "
+                       "verify_against_keras checks a single output (verify_outputs checks each)")
+    results, xq, yq = verify_outputs(model, tflite_bytes, x, model.output_names if classifier else ())
+    result = {k: v for k, v in results[0].items() if k not in ("name", "position")}
+    return result, xq, yq[0]

@@ -64,11 +64,20 @@ def arena_bytes(interp) -> int:
 
 
 def run_tflm(tflite_bytes, xq: np.ndarray) -> tuple[np.ndarray, int]:
-    """Outputs of TFLM on int8 inputs `xq` (a batch), and the measured arena in bytes."""
+    """Outputs of TFLM on int8 inputs `xq` (a batch) - its first output tensor (run_tflm_outputs gives every one) -
+    and the measured arena in bytes."""
+    outputs, arena = run_tflm_outputs(tflite_bytes, xq, 1)
+    return outputs[0], arena
+
+
+def run_tflm_outputs(tflite_bytes, xq: np.ndarray, n_outputs: int) -> tuple[list, int]:
+    """The first `n_outputs` output tensors of TFLM on int8 inputs `xq` (a batch), in the flatbuffer's order (the
+    TFLite interpreter's output_details order), and the measured arena in bytes."""
     interp = load(tflite_bytes)
-    outputs = []
+    outputs = [[] for _ in range(n_outputs)]
     for sample in xq:
         interp.set_input(sample[None], 0)
         interp.invoke()
-        outputs.append(np.array(interp.get_output(0))[0])
-    return np.stack(outputs), arena_bytes(interp)
+        for i, got in enumerate(outputs):
+            got.append(np.array(interp.get_output(i))[0])
+    return [np.stack(got) for got in outputs], arena_bytes(interp)

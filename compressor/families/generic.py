@@ -6,7 +6,7 @@ A model with recurrent layers runs on the device one time step at a time (export
 import numpy as np
 
 from .. import figures
-from .base import Autoencoder, Classifier, Regressor, softmax_if_logits
+from .base import Autoencoder, Classifier, Family, Regressor, softmax_if_logits
 
 
 def _mse(y, yhat) -> float:
@@ -59,4 +59,11 @@ class GenericAutoencoder(_Generic, Autoencoder):
     pass
 
 
-BY_TASK = {f.task: f for f in (GenericClassifier(), GenericRegressor(), GenericAutoencoder())}
+class GenericMultiOutput(Family):
+    """A model with several outputs (heads): no task figure is measured - each output is checked against Keras by
+    the int8 export (export/int8.py), one row per output."""
+    name = "generic"
+    task = "multi-output"
+
+
+BY_TASK = {f.task: f for f in (GenericClassifier(), GenericRegressor(), GenericAutoencoder(), GenericMultiOutput())}
