@@ -8,33 +8,47 @@ import numpy as np
 
 def packed_streaming_model(seq_model):
     """[sample, *states] packed (1, 1 + state sizes) -> [sample, *new states] packed, sharing seq_model's weights."""
-    import tensorflow as tf
-
     from ..zoo import effects
 
-    step = effects.streaming_model(seq_model)
+    return pack_step(effects.streaming_model(seq_model), input_name="sample_and_state",
+                     output_name="sample_and_new_state", name=f"{seq_model.name}_packed_step")
+
+
+def pack_step(step, *, input_name, output_name, name):
+    """A one-step model with inputs [x, *states] and outputs [y, *new states] (each (1, size)) as one with a single
+    packed (1, sum of sizes) tensor each way, in that order, calling `step` (shared weights)."""
+    import tensorflow as tf
+
     sizes = [int(t.shape[-1]) for t in step.inputs]
-    packed = tf.keras.Input((sum(sizes),), batch_size=1, name="sample_and_state")
+    packed = tf.keras.Input((sum(sizes),), batch_size=1, name=input_name)
     parts, start = [], 0
     for i, size in enumerate(sizes):    # named slices: op names in the flatbuffer must not depend on how many
         parts.append(tf.keras.layers.Lambda(    # models the process built before (Keras' global name counter)
             lambda t, a=start, b=start + size: t[:, a:b], name=f"part_{i}")(packed))
         start += size
     outputs = step(parts)
-    return tf.keras.Model(packed, tf.keras.layers.Concatenate(name="sample_and_new_state")(outputs),
-                          name=f"{seq_model.name}_packed_step")
+    return tf.keras.Model(packed, tf.keras.layers.Concatenate(name=output_name)(outputs), name=name)
 
 
 def stream(step_fn, signal, width):
     """Run a packed one-step function over a 1-D signal from a zero state: (outputs, the packed inputs it saw)."""
+    outputs, seen = stream_frames(step_fn, np.asarray(signal, np.float32).reshape(-1, 1), width, 1)
+    return outputs[:, 0], seen
+
+
+def stream_frames(step_fn, frames, width, n_out):
+    """Run a packed one-step function over frames (T, F) from a zero state: the packed input is [frame, state], the
+    packed output [output (n_out), new state]. Returns (outputs (T, n_out), the packed inputs it saw (T, width))."""
+    frames = np.asarray(frames, np.float32)
+    n_in = frames.shape[1]
     x = np.zeros((1, width), np.float32)
-    outputs, seen = np.empty(len(signal), np.float32), np.empty((len(signal), width), np.float32)
-    for i, sample in enumerate(np.asarray(signal, np.float32)):
-        x[0, 0] = sample
+    outputs, seen = np.empty((len(frames), n_out), np.float32), np.empty((len(frames), width), np.float32)
+    for i, frame in enumerate(frames):
+        x[0, :n_in] = frame
         seen[i] = x[0]
         y = step_fn(x)
-        outputs[i] = y[0, 0]
-        x[0, 1:] = y[0, 1:]
+        outputs[i] = y[0, :n_out]
+        x[0, n_in:] = y[0, n_out:]
     return outputs, seen
 
 

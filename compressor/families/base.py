@@ -39,6 +39,11 @@ class Family:
         """(figures, state to keep) of the int8 model on the first `n` test examples, beside the float `model`."""
         return {}, {}
 
+    def device_checks(self, tflite_bytes, model, device, x_verify, data) -> list:
+        """Check rows beyond the int8 export's own (analysis.budgets.check_row); `device` and `x_verify` are
+        device_form's."""
+        return []
+
     def submodel(self, model, data, name) -> tuple:
         """(the part of `model` to export, its test inputs): None or "model" is the whole model."""
         if name in (None, "model"):

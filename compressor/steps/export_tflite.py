@@ -41,12 +41,17 @@ def measure_int8(ctx, slot, calibration_samples=200, test_samples=None):
 
 def convert_and_measure(ctx, slot, calibration_samples=200, test_samples=None):
     """(Int8Export, step metrics, family state, notes) of slot's model in its device form; nothing recorded."""
+    from ..analysis.budgets import describe
     from ..export.int8 import int8_export
 
     model = ctx.models[slot]
     device, x_cal, x_verify, note = ctx.family.device_form(model, ctx.data, lambda **over: ctx.rebuild(slot, **over))
     result = int8_export(device, x_cal[:calibration_samples], x_verify, ctx.target,
-                         classifier=ctx.family.task == "classification", data_label=f"{ctx.data.name}")
+                         classifier=ctx.family.task == "classification" and device is model,   # not a packed
+                         data_label=f"{ctx.data.name}")                                      # [output, state]
+    extra = ctx.family.device_checks(result.tflite_bytes, model, device, x_verify, ctx.data)   # a recurrent model's
+    result.checks += extra                                                              # whole-sequence rows
+    result.failures += [describe(r) for r in extra if r["verdict"] == "fail"]
     metrics = {k: v for sub in result.steps for k, v in sub["metrics"].items()}
     n = min(test_samples or len(ctx.data.x_test), len(ctx.data.x_test))
     device_metrics, state = ctx.family.device_metrics(result.tflite_bytes, model, ctx.data, n, ctx.quick)
