@@ -56,13 +56,19 @@ def staged_file(path):
             tmp.unlink()
 
 
+def _folder_beside(path: Path) -> Path:
+    """A new hidden folder next to `path` (same file system: moving out of it is a rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent))
+    os.chmod(tmp, 0o777 & ~_UMASK)
+    return tmp
+
+
 @contextmanager
 def staged_dir(path):
     """Yield a temporary directory beside `path`; on success it replaces `path` whole."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent))
-    os.chmod(tmp, 0o777 & ~_UMASK)
+    tmp = _folder_beside(path)
     try:
         yield tmp
         if path.exists():
@@ -83,9 +89,7 @@ def staged_outputs(out):
     it (hidden ones, such as a checkpoint, dropped) replaces its namesake in `out`, and nothing else in `out` is
     touched. A run that raises leaves `out` as it was."""
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent))
-    os.chmod(tmp, 0o777 & ~_UMASK)
+    tmp = _folder_beside(out)
     try:
         yield tmp
         out.mkdir(exist_ok=True)
