@@ -168,3 +168,54 @@ def test_an_npz_with_its_own_splits_keeps_them(tmp_path):
     assert record["data"]["shapes"]["x_test"] == [20, 4] and record["data"]["shapes"]["x_train"] == [50, 4]
     expected = float(np.mean(np.argmax(model.predict(arrays["x_test"], verbose=0), -1) == arrays["y_test"]))
     assert record["figures"]["accuracy"]["value"] == pytest.approx(expected)
+
+
+def fpga_user_model(kind):
+    """A small classifier of the user's, trained here on a separable generated task (the class is the position
+    of a bump in the signal): Dense, Conv1D or Conv2D."""
+    rng = np.random.default_rng(4)
+    n, classes = 600, 3
+    y = rng.integers(0, classes, n)
+    shape = {"dense": (24,), "conv1d": (24, 2), "conv2d": (12, 12, 1)}[kind]
+    x = rng.normal(0, 0.3, (n, int(np.prod(shape)))).astype(np.float32)
+    width = x.shape[1] // classes
+    for k in range(classes):
+        x[y == k, k * width:(k + 1) * width] += 1.0
+    x = x.reshape(n, *shape)
+    inputs = keras.Input(shape)
+    if kind == "dense":
+        h = keras.layers.Dense(16, activation="relu")(inputs)
+    elif kind == "conv1d":
+        h = keras.layers.Conv1D(6, 3, activation="relu")(inputs)
+        h = keras.layers.MaxPooling1D(2)(h)
+        h = keras.layers.Flatten()(h)                       # the bump's position is the class: keep it
+    else:
+        h = keras.layers.Conv2D(4, 3, activation="relu")(inputs)
+        h = keras.layers.MaxPooling2D(2)(h)
+        h = keras.layers.Flatten()(h)
+    model = keras.Model(inputs, keras.layers.Dense(classes, activation="softmax")(h), name=f"user_{kind}")
+    model.compile(keras.optimizers.Adam(0.01), "sparse_categorical_crossentropy")
+    tf.keras.utils.set_random_seed(4)
+    model.fit(x, y, epochs=10, verbose=0, batch_size=32)
+    return model, x, y
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["dense", "conv1d", "conv2d"])
+def test_a_users_model_on_an_fpga_is_quantized_exported_and_c_simulated(tmp_path, kind):
+    model, x, y = fpga_user_model(kind)
+    model.save(tmp_path / "m.keras")
+    np.savez(tmp_path / "xy.npz", x=x, y=y)
+    out = tmp_path / "out"
+    code = main(["--target", "pynq-z2", "--model", str(tmp_path / "m.keras"), "--data", str(tmp_path / "xy.npz"),
+                 "--out", str(out), "--quick"])
+    record = json.loads((out / "report.json").read_text())
+    assert code in (0, 3) and record["verdict"] in ("pass", "fail")        # 3: a budget, never a failed check
+    assert record["recipe"]["name"] == "default_fpga"
+    csim = next(c for c in record["checks"] if c["name"] == "csim_vs_qkeras")
+    assert csim["verdict"] == "pass" and csim["value"] >= 0.98
+    figures = record["figures"]
+    assert figures["csim_accuracy"]["value"] >= 0.8 and figures["accuracy"]["value"] >= 0.8
+    assert (out / "hls" / "firmware").is_dir() and {"LUT", "BRAM_18K"} <= set(figures)
+    quantize = {s["name"]: s for s in record["steps"]}["quantize"]
+    assert quantize["quantizers"] and all("softmax" not in str(q) for q in quantize["quantizers"].values())

@@ -7,6 +7,9 @@ default was off by 0.18 on a 2.5 range); what no quantizer fixes (the input, the
 unquantized output) is sized from the data's range. The design (config, schedule, po2 biases, supported layers) is
 decided in analysis/hls_design.py, so the FPGA analysis estimates the same one; here it is written, compiled and
 simulated in a staged folder that replaces out_dir only when the C simulation agrees with QKeras within tolerance.
+io_stream FIFO depths are set on the converted graph (hls_design.plan_fifo_depths: a linear stretch sized to its
+producer and consumer, hls4ml's full-tensor default kept between a fork and its join), each with its rule in
+config["fifo_depths"].
 """
 
 import contextlib
@@ -20,8 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..analysis.hls_design import (check_supported, choose_schedule, hls_config, integer_bits, layer_outputs,
-                                   replace_po2_biases, uses_convolution, with_schedule)
+from ..analysis.hls_design import (FIFO_RULE_LINEAR, check_supported, choose_schedule, hls_config, integer_bits,
+                                   layer_outputs, plan_fifo_depths, replace_po2_biases, uses_convolution,
+                                   with_schedule)
 from ..atomic import staged_dir
 from ..errors import BadInput, VerificationFailed
 from ..figures import measured
@@ -62,6 +66,29 @@ def match_resize_types(hls_model):
             layer.get_output_variable().type.precision = copy.copy(layer.get_input_variable().type.precision)
 
 
+def size_fifos(hls_model) -> list:
+    """Set each io_stream FIFO's depth as plan_fifo_depths decides (hls4ml writes `pragma = ('stream', depth)` of
+    an output variable as `#pragma HLS STREAM variable=... depth=...` in the top function); returns the plan."""
+    plan = plan_fifo_depths(hls_model)
+    by_name = {var.name: var for var in hls_model.output_vars.values()}
+    for row in plan:
+        var = by_name[row["fifo"]]
+        var.pragma = (var.pragma[0], row["depth"])
+    return plan
+
+
+def fifo_note(plan) -> str:
+    """One line for the notes: how many FIFOs each rule set, and the words they hold against hls4ml's default."""
+    if not plan:
+        return ""
+    sized = [r for r in plan if r["rule"] == FIFO_RULE_LINEAR]
+    kept = len(plan) - len(sized)
+    words, default = sum(r["depth"] for r in plan), sum(r["default_depth"] for r in plan)
+    return (f"io_stream FIFO depths: {len(sized)} sized to producer/consumer need on a linear chain, {kept} kept "
+            f"at hls4ml's default where the graph forks; {words} words in all against hls4ml's {default} "
+            f"(config.fifo_depths)")
+
+
 def _precision_of(hls_model, layer_name=None):
     layers = list(hls_model.get_layers())
     layer = layers[-1] if layer_name is None else next(lay for lay in layers if lay.name == layer_name)
@@ -87,19 +114,25 @@ def lsb_of(precision) -> float:
 
 def export_hls(qmodel, target, out_dir, x_test, *, io_type=None, backend=None, strategy=None, reuse_factor=None,
                tolerance_lsb=TOLERANCE_LSB, task="regression", min_agreement=0.98, y_test=None,
-               project_name="myproject") -> dict:
+               project_name="myproject", fifo_depths="sized") -> dict:
     """Write the hls4ml project for `target` into out_dir, compile its C simulation, run it on x_test and compare
     with the QKeras model (and both with y_test when given: accuracy or MSE). Raises UnsupportedLayer before
     writing, VerificationFailed (nothing written) when the C simulation diverges: beyond tolerance_lsb output
-    LSBs (regression) or below min_agreement (classification)."""
+    LSBs (regression) or below min_agreement (classification). fifo_depths: "sized" (io_stream FIFOs of a
+    linear chain sized to need, plan_fifo_depths) or "default" (hls4ml's full-tensor depths); the depths and the
+    rule that set each are config["fifo_depths"]."""
     import hls4ml
 
     if task not in ("regression", "classification"):
         raise BadInput(f"export_hls: task must be 'regression' or 'classification', got {task!r}")
     if getattr(target, "kind", None) != "fpga":
         raise BadInput(f"target '{getattr(target, 'name', target)}' is not an FPGA target")
+    if fifo_depths not in ("sized", "default"):
+        raise BadInput(f"export_hls: fifo_depths must be 'sized' or 'default', got {fifo_depths!r}")
     check_supported(qmodel)
-    x_test = np.asarray(x_test, dtype=np.float32)
+    # hls4ml's predict refuses a non C-contiguous array ('Array must be c_contiguous'): a swapped-axes front end
+    # output (frontends.mae_mel_frames), a transposed or strided slice, a Fortran-ordered .npy
+    x_test = np.ascontiguousarray(x_test, dtype=np.float32)
     if x_test.ndim < 2 or len(x_test) == 0:
         raise BadInput(f"export_hls: x_test must be a non-empty batch of inputs, got shape {x_test.shape}")
 
@@ -125,10 +158,16 @@ def export_hls(qmodel, target, out_dir, x_test, *, io_type=None, backend=None, s
         timings["convert_s"] = time.perf_counter() - t0
         set_output_precision(hls_model, model, x_test)
         match_resize_types(hls_model)
+        if io_type == "io_stream":
+            fifos = size_fifos(hls_model) if fifo_depths == "sized" else [
+                dict(row, depth=row["default_depth"], rule="hls4ml default: asked for")
+                for row in plan_fifo_depths(hls_model)]
+        else:
+            fifos = []
         t0 = time.perf_counter()
         with quiet_hls4ml(chatter):
             hls_model.compile()                  # writes the project, then g++ builds the C simulation library
-        notes += hls4ml_notes(chatter)
+        notes += hls4ml_notes(chatter) + ([fifo_note(fifos)] if fifo_depths == "sized" and fifos else [])
         timings["write_compile_s"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         y_hls = np.asarray(hls_model.predict(x_test)).reshape(len(x_test), -1)
@@ -157,6 +196,7 @@ def export_hls(qmodel, target, out_dir, x_test, *, io_type=None, backend=None, s
         "reuse_factors_used": {lay.name: lay.get_attr("reuse_factor") for lay in hls_model.get_layers()
                                if lay.get_attr("reuse_factor") is not None},
         "precisions": {lay.name: {k: str(v.precision) for k, v in lay.types.items()} for lay in hls_model.get_layers()},
+        "fifo_depths": fifos,
         "hls4ml_config": plain(cfg),
     }
     figures = {
