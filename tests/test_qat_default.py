@@ -156,3 +156,21 @@ def test_max_metric_drop_budget_raises_the_tolerance(models, tmp_path):
     failed = {c["name"] for c in record["checks"] if c["verdict"] != "pass"}
     assert failed <= {"int8_max_error_lsb", "int8_top1_agreement"}, failed
     assert code == (4 if failed else 0)
+
+
+def test_qat_builds_for_layers_tfmot_has_no_quantizer_for():
+    """Conv1D (audio's 1-D convolutions) gets tfmot's 8-bit conv config; a GRU stays float and is named."""
+    import tensorflow as tf
+
+    from compressor.methods.qat import quantize_aware
+
+    layers = tf.keras.layers
+    inputs = tf.keras.Input((16, 3))
+    h = layers.Conv1D(4, 3, activation="relu", name="conv")(inputs)
+    h = layers.GRU(8, name="gru")(h)
+    model = tf.keras.Model(inputs, layers.Dense(3, name="head")(h))
+    qat_model, left_float = quantize_aware(model)
+    assert left_float == ["gru"]
+    wrapped = {layer.name: type(layer).__name__ for layer in qat_model.layers}
+    assert wrapped["quant_conv"] == "QuantizeWrapperV2" and wrapped["quant_head"] == "QuantizeWrapperV2"
+    assert wrapped["gru"] == "GRU"

@@ -27,9 +27,11 @@ class Qat(StepKind):
         ptq = ctx.state["int8_accuracy"]
         original = ctx.models[step.model]
         try:
-            qat_model = quantize_aware(original)
+            qat_model, left_float = quantize_aware(original)
         except BadInput as e:
             return StepResult(notes=[f"{e}; the PTQ model is kept"])
+        floats = [f"float during the fine-tune (no tfmot quantizer; calibrated at conversion): "
+                  f"{', '.join(left_float)}"] if left_float else []
         fit_model(ctx, qat_model, params)
         ctx.models[step.model] = qat_model
         result, metrics, state, notes = convert_and_measure(ctx, step.model, params["calibration_samples"])
@@ -41,7 +43,7 @@ class Qat(StepKind):
             why = "a check failed: " + "; ".join(result.failures) if result.failures else \
                 f"int8 accuracy {qat_int8:.3f} is not above PTQ's {ptq['int8']:.3f}"
             return StepResult(metrics={f"qat_{k}" if not k.startswith("qat_") else k: v for k, v in metrics.items()},
-                              notes=notes + [f"QAT model not delivered ({why}): the PTQ model is kept"])
+                              notes=notes + floats + [f"QAT model not delivered ({why}): the PTQ model is kept"])
         # delivered: the QAT model's int8 figures, layer rows and checks replace the PTQ model's
         ctx.record["checks"] = [c for c in ctx.record["checks"] if c["name"] not in INT8_CHECKS]
         ctx.record.add_figures(result.figures)
@@ -55,7 +57,7 @@ class Qat(StepKind):
         carray.write_c_array(result.tflite_bytes, ctx.out)
         metrics["float_accuracy"] = figures.measured(ptq["float"], "fraction", ptq["by"])  # the model as given
         gain = qat_int8 - ptq["int8"]
-        return StepResult(metrics=metrics, notes=notes + [
+        return StepResult(metrics=metrics, notes=notes + floats + [
             f"PTQ cost {ptq['float'] - ptq['int8']:.3f} of accuracy (> {params['max_drop']:g}); QAT int8 "
             f"{qat_int8:.3f} vs PTQ int8 {ptq['int8']:.3f} (+{gain:.3f}): the QAT model is delivered, the PTQ one "
             "kept as model_ptq_int8.tflite"],
