@@ -219,3 +219,33 @@ def test_a_users_model_on_an_fpga_is_quantized_exported_and_c_simulated(tmp_path
     assert (out / "hls" / "firmware").is_dir() and {"LUT", "BRAM_18K"} <= set(figures)
     quantize = {s["name"]: s for s in record["steps"]}["quantize"]
     assert quantize["quantizers"] and all("softmax" not in str(q) for q in quantize["quantizers"].values())
+
+
+@pytest.mark.slow
+def test_a_users_lstm_on_an_fpga_is_c_simulated_and_priced_step_by_step(tmp_path):
+    """hls4ml's LSTM: its input, state and accumulator share one type (else the C simulation does not compile),
+    and the estimate counts sequence length x one step (both kernels' products each step)."""
+    steps, features, units = 12, 3, 8
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(300, steps, features)).astype(np.float32)
+    y = (x[:, :, 0].sum(1) > 0).astype(int)
+    inputs = keras.Input((steps, features))
+    model = keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(keras.layers.LSTM(units)(inputs)))
+    model.compile(keras.optimizers.Adam(0.01), "sparse_categorical_crossentropy")
+    tf.keras.utils.set_random_seed(5)
+    model.fit(x, y, epochs=5, verbose=0, batch_size=16)
+    model.save(tmp_path / "lstm.keras")
+    np.savez(tmp_path / "xy.npz", x=x, y=y)
+    out = tmp_path / "out"
+    code = main(["--target", "pynq-z2", "--model", str(tmp_path / "lstm.keras"), "--data", str(tmp_path / "xy.npz"),
+                 "--out", str(out), "--quick"])
+    record = json.loads((out / "report.json").read_text())
+    assert code in (0, 3)
+    csim = next(c for c in record["checks"] if c["name"] == "csim_vs_qkeras")
+    assert csim["verdict"] == "pass"
+    lstm = next(row for row in record["layers"] if row.get("type") in ("LSTM", "QLSTM"))["fpga"]
+    assert lstm["ii_cycles"] == steps * lstm["reuse_factor"]      # the whole sequence, one step after another
+    per_step = 4 * units * (features + units)                    # kernel and recurrent kernel, four gates
+    assert lstm["DSP"] + lstm["LUT"] > 0 and lstm["DSP"] <= per_step
+    clock = record["target"]["clock_mhz"] * 1e6
+    assert record["figures"]["latency_s"]["value"] >= steps * lstm["reuse_factor"] / clock

@@ -7,6 +7,7 @@ exporter: export/hls.py builds on this module, never the other way round.
 """
 
 import copy
+import re
 import math
 
 import numpy as np
@@ -243,6 +244,33 @@ def size_unquantized(model, layers, x_sample):
         entry["TableSize"] = SOFTMAX_TABLE_SIZE
 
 
+def _width_and_integer(precision):
+    match = re.fullmatch(r"u?fixed<(\d+),\s*(-?\d+)[^>]*>", str(precision).replace("ap_", ""))
+    return (int(match[1]), int(match[2])) if match else None
+
+
+def share_recurrent_types(model, layers):
+    """hls4ml 1.3's LSTM / GRU kernels call dense<data_T, res_T> on the input and on the state with an accum_t
+    array as the output, so the input (data_T), the state (result_t) and accum_t must be one type or the C
+    simulation does not compile ('no matching function for call to dense<...>', a user's LSTM on its data). Give
+    the recurrent layer and the layer feeding it one type wide enough for all three: the input's range, the state's
+    (-1, 1), and two guard bits for the gate sums."""
+    for layer in leaf_layers(model):
+        if _class_name(layer) not in RECURRENT or layer.name not in layers:
+            continue
+        inbound = layer.inbound_nodes[0].inbound_layers
+        source = (inbound[0] if isinstance(inbound, list) else inbound).name
+        if source not in layers:
+            continue
+        given = [_width_and_integer(layers[name].get("Precision", {}).get("result")) for name in (source, layer.name)]
+        known = [g for g in given if g]
+        integer = max([2] + [i for _, i in known]) + 2
+        fraction = max([FRACTION_BITS] + [w - i for w, i in known])
+        shared = f"fixed<{integer + fraction},{integer}>"
+        layers[source].setdefault("Precision", {})["result"] = shared
+        layers[layer.name].setdefault("Precision", {}).update(result=shared, accum=shared)
+
+
 def input_layer_names(model) -> list:
     """Names of the model's input layers as hls4ml's config names them (a Sequential model's is 'first_input',
     not its first layer)."""
@@ -265,6 +293,7 @@ def hls_config(model, target, x_sample, *, backend=None, strategy="Latency", reu
     for input_name in input_layer_names(model):
         layers[input_name]["Precision"]["result"] = f"fixed<{in_i + INPUT_FRACTION_BITS},{in_i}>"
     size_unquantized(model, layers, x_sample)
+    share_recurrent_types(model, layers)
     for layer in leaf_layers(model):
         act = getattr(layer, "activation", None)
         act = str(getattr(act, "__name__", act) or "")

@@ -13,7 +13,10 @@ as such (BY), to choose a reuse factor and to warn before synthesis. The model:
   - io_stream FIFOs between layers: BRAM_18K when deeper than 128 and over 4 kbit, else shift registers
     (32 bits per LUT);
   - timing: a dense/conv step takes reuse_factor cycles per output (per pixel in io_stream); II is the slowest
-    layer, latency the sum, seconds at the target's clock.
+    layer, latency the sum, seconds at the target's clock;
+  - recurrent layers (LSTM, GRU, SimpleRNN): hls4ml's static kernel runs the sequence inside the layer, one step
+    after another: each step multiplies the input and the state by the kernel and the recurrent kernel, so the
+    products per step are both kernels' weights and the layer's cycles are sequence length x one step.
 """
 
 import math
@@ -24,7 +27,8 @@ import numpy as np
 from ..figures import estimated
 from ..targets import FPGA_RESOURCES
 
-BY = "compressor FPGA estimate v1.1 (operand-width multiplier model, zero weights removed, BRAM 512x36, reuse factor -> II)"
+BY = ("compressor FPGA estimate v1.2 (operand-width multiplier model, zero weights removed, BRAM 512x36, reuse factor "
+      "-> II, recurrent layers sequence length x step)")
 TABLE_ACTIVATIONS = ("sigmoid", "tanh", "softmax", "elu", "selu", "softplus", "softsign", "hard_sigmoid")
 _PREC = re.compile(r"(u?)(fixed|int)<\s*(\d+)\s*(?:,\s*(-?\d+))?")
 
@@ -48,8 +52,20 @@ def _layer_cfg(hls_config, name):
     return (hls_config or {}).get("LayerName", {}).get(name, {})
 
 
+def _recurrent_kernels(layer):
+    """The kernel and recurrent kernel of an LSTM / GRU / SimpleRNN layer (they live on its cell), else None."""
+    cell = getattr(layer, "cell", None)
+    if cell is None or getattr(cell, "recurrent_kernel", None) is None:
+        return None
+    return np.asarray(cell.kernel.numpy()), np.asarray(cell.recurrent_kernel.numpy())
+
+
 def _products(layer):
     """(products per output step, output steps per inference, n_weights) for layers that multiply."""
+    recurrent = _recurrent_kernels(layer)
+    if recurrent is not None:                                   # one step per time step of the sequence
+        n_weights = sum(k.size for k in recurrent)
+        return n_weights, int(layer.input_shape[1] or 1), n_weights
     kernel = getattr(layer, "kernel", None)
     if kernel is None:
         return None
@@ -105,7 +121,8 @@ def estimate_resources(qmodel, hls_config, target) -> dict:
             trivial = w_bits <= 2 or "exponent" in str(prec.get("weight", ""))
             layer_strategy = str(cfg.get("Strategy", strategy)).lower()
             if layer_strategy == "latency":     # hls4ml drops zero weights from the unrolled products (n_zeros)
-                per_step = max(1, int(np.count_nonzero(np.asarray(layer.get_weights()[0]))))
+                kernels = _recurrent_kernels(layer) or [np.asarray(layer.get_weights()[0])]
+                per_step = max(1, sum(int(np.count_nonzero(k)) for k in kernels))
             instances = math.ceil(per_step / rf)
             lut, dsp = _multiplier_cost(w_bits, a_bits or default_w, trivial)
             a = a_bits or default_w
