@@ -213,3 +213,21 @@ def test_unsupported_layer_is_one_line_naming_it_and_what_to_use(tmp_path, make,
     with pytest.raises(BadInput):
         export_hls(model, load_target("pynq-z2"), out, np.zeros((2, 16, 4), np.float32), task="classification")
     assert not out.exists()
+
+
+def test_a_c_simulation_that_does_not_compile_is_a_failed_check_naming_gpp(tmp_path, monkeypatch, capsys):
+    """Without the shared recurrent type (share_recurrent_types), hls4ml 1.3's LSTM does not compile: the export
+    fails as a check (VerificationFailed, no project written) naming g++'s first error, not pages of g++ output."""
+    from compressor.analysis import hls_design
+    from compressor.errors import VerificationFailed
+
+    monkeypatch.setattr(hls_design, "share_recurrent_types", lambda model, layers: None)
+    inputs = tf.keras.Input((6, 3))
+    model = tf.keras.Model(inputs, L.Dense(2, activation="softmax")(L.LSTM(4)(inputs)))
+    x = np.random.default_rng(0).normal(size=(4, 6, 3)).astype(np.float32)
+    with pytest.raises(VerificationFailed) as caught:
+        export_hls(model, load_target("pynq-z2"), tmp_path / "hls", x, task="classification")
+    message = str(caught.value)
+    assert "did not compile" in message and "no matching function" in message and len(message.splitlines()) == 1
+    assert caught.value.check["passed"] is False
+    assert not (tmp_path / "hls").exists() and "nnet_recurrent.h" not in capsys.readouterr().err

@@ -165,8 +165,11 @@ def export_hls(qmodel, target, out_dir, x_test, *, io_type=None, backend=None, s
         else:
             fifos = []
         t0 = time.perf_counter()
-        with quiet_hls4ml(chatter):
-            hls_model.compile()                  # writes the project, then g++ builds the C simulation library
+        try:
+            with quiet_hls4ml(chatter, echo=False):
+                hls_model.compile()              # writes the project, then g++ builds the C simulation library
+        except Exception as e:                   # hls4ml raises a bare Exception after printing g++'s output
+            raise compile_failure(chatter, e) from None
         notes += hls4ml_notes(chatter) + ([fifo_note(fifos)] if fifo_depths == "sized" and fifos else [])
         timings["write_compile_s"] = time.perf_counter() - t0
         t0 = time.perf_counter()
@@ -214,6 +217,18 @@ def export_hls(qmodel, target, out_dir, x_test, *, io_type=None, backend=None, s
     return {"project_dir": str(out_dir), "config": record_cfg, "metrics": metrics, "figures": figures,
             "resources": estimate, "timings": timings, "notes": notes, "n_inputs": int(len(x_test)),
             "check": check}
+
+
+def compile_failure(lines, error) -> VerificationFailed:
+    """The C simulation did not build: a failed check (no project is written; the reports say why), naming g++'s
+    first error rather than printing its pages."""
+    first = next((line.split("error:", 1)[1].strip() for line in lines if "error:" in line), str(error))
+    err = VerificationFailed(f"hls4ml's C simulation did not compile (g++: {first[:300]}); the design cannot be "
+                             "checked against the QKeras model")
+    err.trace = []
+    err.check = {"figure": measured(0.0, "fraction", f"{CSIM_BY}: did not compile"), "limit": 1.0, "op": ">=",
+                 "passed": False}
+    return err
 
 
 def csim_check(metrics, task, tolerance_lsb, min_agreement, n) -> dict:
@@ -276,7 +291,7 @@ def locate_divergence(model, hls_model, x) -> dict:
 
 
 @contextlib.contextmanager
-def quiet_hls4ml(lines: list):
+def quiet_hls4ml(lines: list, echo=True):
     """hls4ml prints per-layer warnings (e.g. 'WARNING: Invalid ReuseFactor=3 in layer "fc1"...') and raises Python
     warnings: they go into `lines`, not the terminal, for hls4ml_notes to say once in our words. If the block fails,
     what was captured goes to stderr: on a failed compile hls4ml prints g++'s errors just before raising."""
@@ -287,7 +302,8 @@ def quiet_hls4ml(lines: list):
             warnings.simplefilter("always")
             yield
     except Exception:
-        sys.stderr.write(out.getvalue())
+        if echo:
+            sys.stderr.write(out.getvalue())
         raise
     finally:
         lines += out.getvalue().splitlines()
