@@ -19,7 +19,7 @@ from .analysis import budgets as budget_rules
 from .analysis import counts
 from .engine import load_checked_recipe as load_recipe  # noqa: F401 (public: a Recipe to change and run)
 from .engine import run_recipe  # noqa: F401 (public)
-from .errors import BadInput
+from .errors import BadInput, Interrupted
 from .export.int8 import Int8Export, mcu_figures
 from .export.int8 import (CALIBRATION_SAMPLES, MAX_ERROR_LSB, MIN_TOP1_AGREEMENT,  # noqa: F401 (the export's
                           TFLM_MAX_DIFF_LSB, VERIFY_SAMPLES)                       # tolerances, as api.<NAME> too)
@@ -185,15 +185,20 @@ def compress(model_or_path, target, data=None, out=None, budgets=None, command=N
         raise BadInput(f"{where}: {len(model.inputs)} inputs ({', '.join(t.name for t in model.inputs)}); export "
                        "takes single-input models (e.g. the encoder, or a streaming step)")
     data = user_dataset(data, model, model_task(model), frontend=frontend, seed=seed, quick=quick)
-    with atomic.staged_outputs(out) as stage:
-        run = run_recipe(recipe, data=data, out=stage, quick=quick, seed=seed, budgets=budgets,
-                         models={slots[0]: model}, target=target, log=log or (lambda line: None),
-                         write_reports=False)
-    run.record["command"] = command
-    run.record["model"]["source"] = str(source) if source else None
-    if data.name == "synthetic":
-        run.record.warn(data_arrays.SYNTHETIC_WARNING.format(n=len(data.x_test)))
-    write_record(run.record, out)           # the record as returned: its command and source
+    try:
+        with atomic.staged_outputs(out) as stage:     # published into `out` only when the run ends
+            run = run_recipe(recipe, data=data, out=stage, quick=quick, seed=seed, budgets=budgets,
+                             models={slots[0]: model}, target=target, log=log or (lambda line: None),
+                             write_reports=False)
+            if command is not None:
+                run.record["command"] = command
+            run.record["model"]["source"] = str(source) if source else None
+            if data.name == "synthetic":
+                run.record.warn(data_arrays.SYNTHETIC_WARNING.format(n=len(data.x_test)))
+            write_record(run.record, stage)
+    except Interrupted as stopped:      # the engine's --resume hint is for recipe runs: this one kept nothing
+        raise Interrupted(f"{str(stopped).split(';')[0]}; nothing was written to {out} (a --model run publishes "
+                          "its outputs when it ends): run it again") from None
     return Run(run.record, run.models, out)   # a failed check makes the verdict "unverified"
 
 
