@@ -128,8 +128,8 @@ def run_recipe(recipe, *, data=None, out=None, quick=False, resume=False, seed=N
     record["data"] = {"source": dataset.name, "frontend": dataset.frontend, "classes": dataset.classes,
                       "labelled": dataset.labelled,
                       "shapes": {k: list(getattr(dataset, k).shape) for k in ("x_train", "x_val", "x_test")},
-                      "changes": dataset.changes}
-    for change in dataset.changes:          # resampling, mixdown, padding ...: said once, here and in the report
+                      "changes": dataset.changes, "preparation": dataset.preparation}
+    for change in dataset.changes + dataset.preparation:   # resampling, padding ...; the feature cache: said once
         say(f"data: {change}")
     ctx = Context(recipe, target, family, dataset, out, seed, quick, record, logger=say, on_step=on_step,
                   budgets=_tightest(recipe.budgets, budgets))

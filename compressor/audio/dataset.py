@@ -18,7 +18,7 @@ import numpy as np
 
 from .. import atomic
 from ..errors import BadInput
-from . import frontends, readers
+from . import cache, frontends, readers
 
 MAX_READ_PER_SPLIT = {True: 200, False: None}  # files read per split from a folder in quick mode
 BUILTIN_VERSION = 4  # bump when a generator changes, so stale caches are not reused
@@ -57,6 +57,8 @@ class Dataset:
     extra: dict = field(default_factory=dict)
     changes: list = field(default_factory=list)     # what loading changed in the user's audio, with counts
     labelled: bool = True       # False: y holds no targets (a user's inputs only); no task figure is measured
+    preparation: list = field(default_factory=list)  # how a folder's features were made: clips read and skipped
+    #                            (why), extraction time, feature cache hit or miss (why), one line each
 
 
 def load_data(source, spec: DataSpec, *, quick=False, seed=0, frontend=None) -> Dataset:
@@ -111,7 +113,13 @@ LAYOUT_NAMES = {"tau": "a TAU Urban Acoustic Scenes folder", "classes": "a folde
                 "unlabeled": "a folder of WAVs", "paired": "effects pairs (*-input.wav + *-target.wav)"}
 
 
+LISTERS = {"tau": readers.list_tau, "classes": readers.list_class_folders, "unlabeled": readers.list_unlabeled}
+
+
 def _from_folder(folder, spec, params, quick, seed):
+    """A folder's Dataset. Paired effects audio (minutes of it) is read whole; every other layout is listed, and
+    its clips are decoded and put through the front end in chunks, in parallel, into the feature cache
+    (compressor.audio.cache), which a later run reads instead of the audio."""
     layout = readers.detect_layout(folder)
     if layout not in spec.layouts:
         wanted = " or ".join(LAYOUT_NAMES[k] for k in spec.layouts) or "no folder (built-in data only)"
@@ -123,35 +131,60 @@ def _from_folder(folder, spec, params, quick, seed):
         data = paired_dataset(str(folder), spec, params, pairs.dry, pairs.wet, {"layout": pairs.info})
         data.changes = pairs.changes + _segment_changes(pairs.dry, params["length"])
         return data
-    if layout == "tau":
-        clips = readers.read_tau(folder, rate, max_per_split=limit, seed=seed)
-    elif layout == "classes":
-        clips = readers.read_class_folders(folder, rate, max_per_split=limit, seed=seed)
-    else:
-        clips = readers.read_unlabeled(folder, rate, max_per_split=limit, seed=seed)
-    extra = {"layout": layout}
-    every = [c for s in SPLITS for c in clips.audio[s]]
-    if spec.windowed:  # long recordings become consecutive front-end windows; labels (if any) dropped
-        window = _window_samples(params)
-        audio = {s: _windows(clips.audio[s], window) for s in SPLITS}
-        changes = clips.changes + _window_changes(every, window, rate)
-        if spec.probe_from_classes and clips.labels is not None:  # class folders give the probe task its labels
-            for part in ("train", "test"):
-                extra[f"probe_x_{part}"] = frontends.apply(params, _fixed(clips.audio[part], window), rate)
-                extra[f"probe_y_{part}"] = clips.labels[part].astype(np.float32)
-            extra["probe_classes"] = clips.classes
-            changes += [f"probe set: {line}" for line in
-                        _fit_changes(clips.audio["train"] + clips.audio["test"], window, rate)]
-        data = assemble(str(folder), spec, params, audio, extra=extra)
-        data.changes = changes
-        return data
-    if "devices" in clips.info:
-        extra.update({f"devices_{s}": np.array(clips.info["devices"][s]) for s in SPLITS})
+    listing = LISTERS[layout](folder, max_per_split=limit, seed=seed)
+    for s in SPLITS:
+        if not listing.files[s]:
+            raise BadInput(f"{folder}: the {s} split is empty; add more audio")
     window = _window_samples(params)
-    audio = {s: _fixed(clips.audio[s], window) for s in SPLITS}
-    data = assemble(str(folder), spec, params, audio, clips.labels, clips.classes, extra)
-    data.changes = clips.changes + _fit_changes(every, window, rate)
+    probe = spec.windowed and spec.probe_from_classes and listing.labels is not None
+
+    def change_lines(stats):
+        """What reading did to the audio, from the extraction's per-clip figures (native rate, channels, length)."""
+        lines = listing.changes + readers.reading_changes(stats["seen"], rate)
+        sizes = [n for s in SPLITS for n in stats["sizes"][s]]
+        if not spec.windowed:
+            return lines + _fit_changes(sizes, window, rate)
+        lines += _window_changes(sizes, window, rate)
+        if probe:
+            lines += [f"probe set: {line}" for line in
+                      _fit_changes(stats["sizes"]["train"] + stats["sizes"]["test"], window, rate)]
+        return lines
+
+    feats = cache.prepare(folder, spec, params, listing, layout=layout, quick=quick, seed=seed, window=window,
+                          change_lines=change_lines)
+    x = {s: feats.arrays[f"x_{s}"] for s in SPLITS}
+    extra = {"layout": layout}
+    if spec.windowed:   # long recordings became consecutive front-end windows; labels (if any) dropped
+        if probe:       # class folders give the probe task its labels
+            for part in ("train", "test"):
+                extra[f"probe_x_{part}"] = feats.arrays[f"probe_x_{part}"]
+                extra[f"probe_y_{part}"] = listing.labels[part].astype(np.float32)
+            extra["probe_classes"] = listing.classes
+        labels, classes = None, None
+    else:
+        labels, classes = listing.labels, listing.classes
+        if "devices" in listing.info:
+            extra.update({f"devices_{s}": np.array(listing.info["devices"][s]) for s in SPLITS})
+    data = from_features(str(folder), spec, params, x, labels, classes, extra)
+    data.changes = list(feats.changes)
+    data.preparation = list(feats.preparation)
     return data
+
+
+def from_features(name, spec, params, x, labels=None, classes=None, extra=None) -> Dataset:
+    """A Dataset from front-end features per split (arrays or memory maps, checked finite when they were made)
+    and labels per split, or None: the model reconstructs its input (y is x; a copy when x is in memory)."""
+    arrays = {}
+    for s in SPLITS:
+        arrays[f"x_{s}"] = x[s]
+        if labels is not None:
+            arrays[f"y_{s}"] = labels[s].astype(np.float32)
+        else:
+            arrays[f"y_{s}"] = x[s] if isinstance(x[s], np.memmap) else x[s].copy()
+        if len(x[s]) == 0:
+            raise BadInput(f"{name}: the {s} split is empty; add more audio")
+    return Dataset(name, spec.family, spec.task, **arrays, classes=classes, sample_rate=params["sample_rate"],
+                   frontend=params, extra=dict(extra or {}))
 
 
 def _window_samples(params):
@@ -165,12 +198,13 @@ def _window_samples(params):
     return params["length"]
 
 
-def _fixed(clips, length):
-    """Each clip padded with zeros or trimmed to `length` samples, stacked."""
-    out = np.zeros((len(clips), length), np.float32)
-    for i, c in enumerate(clips):
-        out[i, : min(length, c.size)] = c[:length]
-    return out
+_fixed = cache.fixed        # each clip padded or trimmed to the front end's input length
+_windows = cache.windows    # consecutive windows of each clip
+
+
+def _size(c) -> int:
+    """A clip's length in samples: the clip itself, or its length already counted."""
+    return int(c) if isinstance(c, (int, np.integer)) else c.size
 
 
 def _seconds(samples, rate) -> str:
@@ -179,8 +213,9 @@ def _seconds(samples, rate) -> str:
 
 def _fit_changes(clips, length, rate) -> list:
     """The line saying what _fixed does to `clips`: how many were padded with zeros and how many trimmed."""
-    short = sum(c.size < length for c in clips)
-    long = sum(c.size > length for c in clips)
+    sizes = [_size(c) for c in clips]
+    short = sum(n < length for n in sizes)
+    long = sum(n > length for n in sizes)
     span = f"{_seconds(length, rate)} ({length:,} samples, the front end's input)"
     if short and long:
         return [f"padded {short} of {len(clips)} clips shorter than {span} with zeros, trimmed {long} longer"]
@@ -195,10 +230,11 @@ def _window_changes(clips, length, rate) -> list:
     """The line saying what _windows does to `clips`: windows cut, last windows padded, short tails dropped."""
     windows = padded = dropped = 0
     for c in clips:
-        full, tail = divmod(c.size, length)
-        keep_tail = c.size < length or tail >= length // 2      # _windows' rule
+        size = _size(c)
+        full, tail = divmod(size, length)
+        keep_tail = size < length or tail >= length // 2      # _windows' rule
         windows += full + (1 if keep_tail and tail else 0) or 1
-        padded += bool(keep_tail and tail) or c.size == 0
+        padded += bool(keep_tail and tail) or size == 0
         dropped += bool(tail and not keep_tail)
     if windows == len(clips) and not padded and not dropped:     # every recording exactly one window
         return []
@@ -217,16 +253,6 @@ def _segment_changes(dry, segment) -> list:
         return []
     return [f"dropped the last samples that do not fill a {segment:,}-sample segment: "
             + ", ".join(f"{left[s]:,} of {len(dry[s]):,} {s}" for s in SPLITS)]
-
-
-def _windows(clips, length):
-    """Consecutive non-overlapping windows of each clip; a tail shorter than half a window is dropped."""
-    pieces = []
-    for c in clips:
-        for start in range(0, max(c.size, 1), length):
-            if start == 0 or c.size - start >= length // 2:
-                pieces.append(c[start:start + length])
-    return _fixed(pieces, length)
 
 
 # ---- assembly -------------------------------------------------------------------------------------------------

@@ -43,6 +43,31 @@ class Clips:
 
 
 @dataclass
+class Listing:
+    """What a layout's reader would decode, without decoding it: `files[split]` paths, `labels[split]` class
+    indices into `classes` (None when unlabeled). `changes`: what the listing changed (the quick profile's cap);
+    `skipped`: files or folders left out, each line with the reason. `decode` turns it into Clips; the feature
+    cache (compressor.audio.cache) streams it in chunks instead."""
+    files: dict
+    labels: dict | None = None
+    classes: list | None = None
+    info: dict = field(default_factory=dict)
+    changes: list = field(default_factory=list)
+    skipped: list = field(default_factory=list)
+
+    def count(self) -> int:
+        return sum(len(self.files[s]) for s in SPLITS)
+
+
+def decode(listing: Listing, sample_rate) -> Clips:
+    """Every listed file decoded into memory (small folders and tests; the cache streams large ones)."""
+    seen = []
+    audio = {s: [load_wav(p, sample_rate, seen) for p in listing.files[s]] for s in SPLITS}
+    return Clips(sample_rate, audio, listing.labels, listing.classes, dict(listing.info),
+                 listing.changes + reading_changes(seen, sample_rate))
+
+
+@dataclass
 class Pairs:
     """Dry/wet audio by split for effects: `dry[split]`, `wet[split]` 1-D float32 arrays of equal length."""
     sample_rate: int
@@ -119,6 +144,23 @@ def _limit_line(available, chosen):
         return []
     parts = ", ".join(f"{len(chosen[s])} of {len(available[s])} {s}" for s in SPLITS)
     return [f"read only the first {parts} files (quick profile)"]
+
+
+def _cap_skipped(available, chosen) -> list:
+    """The files the quick profile's cap left out, as a `skipped` line."""
+    left = sum(len(available[s]) - len(chosen[s]) for s in SPLITS)
+    return [f"skipped {left:,} files beyond the quick profile's first {max(len(chosen[s]) for s in SPLITS)} a split"] \
+        if left else []
+
+
+def _hidden_skipped(folder) -> list:
+    """Class-folder layouts leave out folders starting with "_" or "." (Speech Commands' _background_noise_)."""
+    lines = []
+    for d in sorted(p for p in Path(folder).iterdir() if p.is_dir() and p.name.startswith(("_", "."))):
+        n = len(_wavs(d))
+        if n:
+            lines.append(f"skipped {n} WAVs in {d.name}/ (folders starting with '_' or '.' are not classes)")
+    return lines
 
 
 def _check_header(path, f):
@@ -223,11 +265,17 @@ def _tau_audio(folder, name, listed_in):
 def read_tau(folder, sample_rate=44100, *, max_per_split=None, val_fraction=0.1, seed=0) -> Clips:
     """fold1_train -> train and a held-out `val_fraction` of it (by seed), fold1_evaluate -> test; labels and
     devices (`source_label`) from meta.csv."""
+    return decode(list_tau(folder, max_per_split=max_per_split, val_fraction=val_fraction, seed=seed), sample_rate)
+
+
+def list_tau(folder, *, max_per_split=None, val_fraction=0.1, seed=0) -> Listing:
+    """read_tau's files, labels and devices, nothing decoded."""
     folder = Path(folder)
     meta = _read_tau_csv(folder / "meta.csv", ("filename", "scene_label", "identifier", "source_label"))
     scene = {r["filename"]: r["scene_label"] for r in meta}
     device = {r["filename"]: r["source_label"] for r in meta}
     classes = sorted(set(scene.values()))
+    index = {c: i for i, c in enumerate(classes)}
     folds = {}
     for split, name in (("train", "fold1_train.csv"), ("test", "fold1_evaluate.csv")):
         path = folder / "evaluation_setup" / name
@@ -240,14 +288,15 @@ def read_tau(folder, sample_rate=44100, *, max_per_split=None, val_fraction=0.1,
     train = list(rng.permutation(folds["train"]))
     n_val = max(1, int(round(len(train) * val_fraction))) if len(train) > 1 else 0
     names = {"train": train[n_val:], "val": train[:n_val], "test": folds["test"]}
-    audio, labels, devices, seen = {}, {}, {}, []
     chosen = {s: names[s] if max_per_split is None else names[s][:max_per_split] for s in SPLITS}
-    for split in SPLITS:
-        audio[split] = [load_wav(_tau_audio(folder, f, folder / "meta.csv"), sample_rate, seen) for f in chosen[split]]
-        labels[split] = np.array([classes.index(scene[f]) for f in chosen[split]], dtype=np.int64)
-        devices[split] = [device[f] for f in chosen[split]]
-    return Clips(sample_rate, audio, labels, classes, {"layout": "tau", "devices": devices},
-                 _limit_line(names, chosen) + reading_changes(seen, sample_rate))
+    files = {s: [_tau_audio(folder, f, folder / "meta.csv") for f in chosen[s]] for s in SPLITS}
+    labels = {s: np.array([index[scene[f]] for f in chosen[s]], dtype=np.int64) for s in SPLITS}
+    devices = {s: [device[f] for f in chosen[s]] for s in SPLITS}
+    unused = len(set(scene) - set(folds["train"]) - set(folds["test"]))
+    skipped = [f"skipped {unused:,} clips of meta.csv that neither fold1_train.csv nor fold1_evaluate.csv lists"] \
+        if unused else []
+    return Listing(files, labels, classes, {"layout": "tau", "devices": devices}, _limit_line(names, chosen),
+                   skipped + _cap_skipped(names, chosen))
 
 
 # ---- class folders (Speech Commands style) -------------------------------------------------------------------
@@ -260,6 +309,12 @@ def _list_file(folder, name):
 def read_class_folders(folder, sample_rate=16000, *, max_per_split=None, seed=0, fractions=(0.8, 0.1, 0.1)) -> Clips:
     """Labels from folder names. Splits from validation_list.txt / testing_list.txt when present (Speech Commands),
     otherwise a seeded random split by `fractions`."""
+    return decode(list_class_folders(folder, max_per_split=max_per_split, seed=seed, fractions=fractions),
+                  sample_rate)
+
+
+def list_class_folders(folder, *, max_per_split=None, seed=0, fractions=(0.8, 0.1, 0.1)) -> Listing:
+    """read_class_folders' files and labels, nothing decoded."""
     folder = Path(folder)
     class_dirs = _class_dirs(folder)
     if len(class_dirs) < 2:
@@ -280,19 +335,22 @@ def read_class_folders(folder, sample_rate=16000, *, max_per_split=None, seed=0,
         n_train = int(round(len(order) * fractions[0]))
         n_val = int(round(len(order) * fractions[1]))
         chosen = {"train": order[:n_train], "val": order[n_train:n_train + n_val], "test": order[n_train + n_val:]}
-    audio, labels, seen = {}, {}, []
     items = {s: chosen[s] if max_per_split is None else chosen[s][:max_per_split] for s in SPLITS}
-    for split in SPLITS:
-        audio[split] = [load_wav(p, sample_rate, seen) for p, _ in items[split]]
-        labels[split] = np.array([c for _, c in items[split]], dtype=np.int64)
-    return Clips(sample_rate, audio, labels, classes, {"layout": "classes"},
-                 changes=_limit_line(chosen, items) + reading_changes(seen, sample_rate))
+    files = {s: [p for p, _ in items[s]] for s in SPLITS}
+    labels = {s: np.array([c for _, c in items[s]], dtype=np.int64) for s in SPLITS}
+    return Listing(files, labels, classes, {"layout": "classes"}, _limit_line(chosen, items),
+                   _hidden_skipped(folder) + _cap_skipped(chosen, items))
 
 
 # ---- unlabeled folder ----------------------------------------------------------------------------------------
 
 def read_unlabeled(folder, sample_rate, *, max_per_split=None, seed=0, fractions=(0.8, 0.1, 0.1)) -> Clips:
     """All WAVs directly in `folder`, split at random by seed."""
+    return decode(list_unlabeled(folder, max_per_split=max_per_split, seed=seed, fractions=fractions), sample_rate)
+
+
+def list_unlabeled(folder, *, max_per_split=None, seed=0, fractions=(0.8, 0.1, 0.1)) -> Listing:
+    """read_unlabeled's files, nothing decoded."""
     folder = Path(folder)
     files = _wavs(folder)
     if len(files) < 3:
@@ -303,10 +361,8 @@ def read_unlabeled(folder, sample_rate, *, max_per_split=None, seed=0, fractions
     parts = {"train": order[:n_train], "val": order[n_train:n_train + n_val], "test": order[n_train + n_val:]}
     if not parts["test"]:
         parts["train"], parts["test"] = parts["train"][:-1], parts["train"][-1:]
-    items, seen = {s: parts[s] if max_per_split is None else parts[s][:max_per_split] for s in SPLITS}, []
-    audio = {s: [load_wav(p, sample_rate, seen) for p in items[s]] for s in SPLITS}
-    return Clips(sample_rate, audio, None, None, {"layout": "unlabeled"},
-                 changes=_limit_line(parts, items) + reading_changes(seen, sample_rate))
+    items = {s: parts[s] if max_per_split is None else parts[s][:max_per_split] for s in SPLITS}
+    return Listing(items, None, None, {"layout": "unlabeled"}, _limit_line(parts, items), _cap_skipped(parts, items))
 
 
 # ---- paired dry/wet audio (effects) --------------------------------------------------------------------------

@@ -14,14 +14,23 @@
 `distill(distiller, data_train, data_val, ...)` fits any of them and returns (trained student, history dict). The
 teacher is frozen and sees the inputs unchanged, so for all but the data-free method its outputs are computed once
 before fitting (one teacher pass per clip instead of one per clip per epoch) and ride in the batches as ((x, t), y).
+When the training inputs are memory-mapped (a folder's features larger than memory, compressor.audio.cache), the
+teacher runs over them in chunks and its outputs go to a memory-mapped file beside the feature cache for the length
+of the fit; both are streamed through tf.data (methods.fit.as_dataset), never loaded whole.
 """
+
+import os
+import tempfile
+from contextlib import ExitStack
+from pathlib import Path
+
 
 import numpy as np
 import tensorflow as tf
 
 from compressor.errors import BadInput
 from compressor.methods.losses import get_loss
-from compressor.methods.fit import as_dataset, batches_per_epoch, learning_rate, make_optimizer, set_seed
+from compressor.methods.fit import as_dataset, batches_per_epoch, learning_rate, make_optimizer, on_disk, set_seed
 
 
 def _unpack(data):
@@ -229,21 +238,51 @@ def distill(distiller, data_train, data_val=None, *, optimizer="adam", lr=1e-3, 
         raise BadInput("distill: data-free KD needs steps_per_epoch when no training data is given")
     batches = steps_per_epoch or batches_per_epoch(data_train, batch_size)
     distiller.compile(optimizer=make_optimizer(optimizer, learning_rate(lr, lr_schedule, epochs * batches)))
-    if distiller.caches_teacher and not any(isinstance(d, tf.data.Dataset) for d in (data_train, data_val)):
-        data_train, data_val = (with_teacher_outputs(distiller.teacher, d, batch_size) for d in (data_train, data_val))
-        distiller.teacher_cached = True
-    if data_train is None:  # data-free: a dummy dataset only counts the steps
-        data_train = tf.data.Dataset.from_tensors(tf.zeros((1,))).repeat()
-    history = distiller.fit(as_dataset(data_train, batch_size, shuffle_seed=seed), epochs=epochs,
-                            steps_per_epoch=steps_per_epoch, validation_data=as_dataset(data_val, batch_size),
-                            callbacks=list(callbacks), verbose=verbose)
+    with ExitStack() as stack:
+        if distiller.caches_teacher and not any(isinstance(d, tf.data.Dataset) for d in (data_train, data_val)):
+            folder = None
+            if on_disk(data_train) or on_disk(data_val):    # teacher outputs on disk too, removed after the fit
+                folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="teacher-", dir=_scratch()))
+            data_train, data_val = (with_teacher_outputs(distiller.teacher, d, batch_size, folder=folder, name=n)
+                                    for d, n in ((data_train, "train"), (data_val, "val")))
+            distiller.teacher_cached = True
+        if data_train is None:  # data-free: a dummy dataset only counts the steps
+            data_train = tf.data.Dataset.from_tensors(tf.zeros((1,))).repeat()
+        history = distiller.fit(as_dataset(data_train, batch_size, shuffle_seed=seed), epochs=epochs,
+                                steps_per_epoch=steps_per_epoch, validation_data=as_dataset(data_val, batch_size),
+                                callbacks=list(callbacks), verbose=verbose)
     return distiller.student, {k: [float(v) for v in vals] for k, vals in history.history.items()}
 
 
-def with_teacher_outputs(teacher, data, batch_size=64):
-    """(x, y) -> ((x, teacher(x)), y) and x -> ((x, teacher(x)),), the teacher run once in inference mode."""
+def _scratch() -> Path:
+    """Where memory-mapped teacher outputs are written: beside the feature cache (a disk, not a RAM-backed /tmp)."""
+    from compressor.audio.cache import cache_root
+
+    folder = cache_root().parent / "scratch"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+CHUNK_BYTES = 64 << 20  # inputs the teacher sees at once when they are memory-mapped
+
+
+def with_teacher_outputs(teacher, data, batch_size=64, *, folder=None, name="data"):
+    """(x, y) -> ((x, teacher(x)), y) and x -> ((x, teacher(x)),), the teacher run once in inference mode.
+    With `folder` and memory-mapped x, the teacher runs over x in chunks of about CHUNK_BYTES and its outputs are
+    written to a memory-mapped file in `folder` (the caller removes it)."""
     if data is None:
         return None
     x, y = (data[0], data[1]) if isinstance(data, (tuple, list)) else (data, None)
-    outputs = teacher.predict(x, batch_size=batch_size, verbose=0)
+    if folder is None or not isinstance(x, np.memmap):
+        outputs = teacher.predict(x, batch_size=batch_size, verbose=0)
+    else:
+        rows = max(batch_size, CHUNK_BYTES // max(1, x[:1].nbytes))
+        first = teacher.predict(np.asarray(x[:rows]), batch_size=batch_size, verbose=0)
+        outputs = np.lib.format.open_memmap(os.path.join(folder, f"teacher_{name}.npy"), mode="w+",
+                                            dtype=first.dtype, shape=(len(x), *first.shape[1:]))
+        outputs[:len(first)] = first
+        for start in range(rows, len(x), rows):
+            outputs[start:start + rows] = teacher.predict(np.asarray(x[start:start + rows]), batch_size=batch_size,
+                                                          verbose=0)
+        outputs.flush()
     return ((x, outputs),) if y is None else ((x, outputs), y)

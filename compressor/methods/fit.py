@@ -1,4 +1,9 @@
-"""Fit a Keras model with a loss and optimizer named in a recipe; one seed makes it reproducible."""
+"""Fit a Keras model with a loss and optimizer named in a recipe; one seed makes it reproducible.
+
+Data reaches Keras through tf.data, shuffled, batched and prefetched. Arrays in memory are sliced into a Dataset;
+memory-mapped arrays (a folder's features larger than memory, compressor.audio.cache) are never loaded whole: a
+Dataset of row indices is shuffled and batched, and each batch's rows are read from the map as it is needed.
+Nothing here chooses a device: Keras trains on a GPU when TensorFlow sees one, else on the CPU."""
 
 import random
 
@@ -50,15 +55,52 @@ def make_optimizer(name, lr):
     return getattr(tf.keras.optimizers, classes[str(name).lower()])(learning_rate=lr)
 
 
+def on_disk(data) -> bool:
+    """True when any array of `data` ((x, y), x, or nested tuples) is memory-mapped: it is streamed, not loaded."""
+    if data is None or isinstance(data, tf.data.Dataset):
+        return False
+    return any(isinstance(a, np.memmap) for a in tf.nest.flatten(data))
+
+
 def as_dataset(data, batch_size, shuffle_seed=None):
-    """(x, y) arrays, x alone, or a tf.data.Dataset (already batched) -> a batched Dataset."""
+    """(x, y) arrays, x alone, or a tf.data.Dataset (already batched) -> a batched, prefetched Dataset."""
     if data is None or isinstance(data, tf.data.Dataset):
         return data
-    ds = tf.data.Dataset.from_tensor_slices(tuple(data) if isinstance(data, (tuple, list)) else data)
+    structure = tuple(data) if isinstance(data, (tuple, list)) else data
+    if on_disk(structure):
+        return _streamed(structure, batch_size, shuffle_seed)
+    ds = tf.data.Dataset.from_tensor_slices(structure)
     if shuffle_seed is not None:
         ds = ds.shuffle(len(tf.nest.flatten(data)[0]), seed=shuffle_seed,
                         reshuffle_each_iteration=True)
-    return ds.batch(batch_size)
+    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def _streamed(structure, batch_size, shuffle_seed):
+    """Batches read from (memory-mapped) arrays by row index: only the shuffled indices (8 bytes a row) and the
+    prefetched batches are in memory. Rows of a batch are read in ascending order (sequential reads of the map);
+    every array of the batch uses the same rows, so examples and labels stay paired."""
+    leaves = [a if isinstance(a, np.ndarray) else np.asarray(a) for a in tf.nest.flatten(structure)]
+    n = len(leaves[0])
+    if any(len(a) != n for a in leaves):
+        raise BadInput(f"training data: arrays of {sorted({len(a) for a in leaves})} rows; they must pair up")
+    dtypes = [tf.as_dtype(a.dtype) for a in leaves]
+
+    def rows(index):
+        index = np.sort(index)
+        return [np.asarray(a[index]) for a in leaves]
+
+    def load(index):
+        out = tf.numpy_function(rows, [index], dtypes, stateful=False)
+        for t, a in zip(out, leaves):
+            t.set_shape((None, *a.shape[1:]))
+        return tf.nest.pack_sequence_as(structure, out)
+
+    ds = tf.data.Dataset.range(n)
+    if shuffle_seed is not None:
+        ds = ds.shuffle(n, seed=shuffle_seed, reshuffle_each_iteration=True)
+    return ds.batch(batch_size).map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True) \
+        .prefetch(tf.data.AUTOTUNE)
 
 
 def fit(model, data_train, data_val=None, *, loss, optimizer="adam", lr=1e-3, epochs=1, batch_size=32, seed=0,
