@@ -211,3 +211,14 @@ def write_record(record, out) -> list:
     except ImportError:  # renderers not available: JSON is the record of truth
         paths = {"report_json": write.write_json(record, out)}
     return list(paths.values())
+
+
+def search(recipe, *, quick=False, trials=None, time_budget_s=None, address=None, resume=False, out=None,
+           budgets=None, seed=None, cpus=None, first=None, log=None) -> Run:
+    """Search `recipe`'s compression plans (its `search:` block) under every budget on Ray Tune (local, or the
+    cluster at `address` / RAY_ADDRESS) and deliver the best plan that fits, exported and checked, into `out`: the
+    Run of that delivery, run.record["search"] the trials, the Pareto set and the plan. No plan fits:
+    compressor.search.runner.NoPlanFits (exit 3); stopped: Interrupted (resume=True continues)."""
+    from .search import search as run_search
+    return run_search(recipe, quick=quick, trials=trials, time_budget_s=time_budget_s, address=address,
+                      resume=resume, out=out, budgets=budgets, seed=seed, cpus=cpus, first=first, log=log)

@@ -5,6 +5,7 @@
     compress analyze M --target T [--data D] [--kernels K | --hls-config cfg.yml] [--budget k=v ...] [--json]
     compress check report.json [--budget k=v ...]
     compress list targets | recipes | models
+    compress search --recipe R [--quick] [--trials N] [--time-budget S] [--address A] [--resume] [--budget ...]
 """
 
 import argparse
@@ -18,7 +19,7 @@ from pathlib import Path
 from .errors import EXIT_BAD_INPUT, EXIT_BUDGET, EXIT_OK, EXIT_VERIFY, BadInput, CompressorError
 from .targets import KERNEL_LIBRARIES
 
-SUBCOMMANDS = ("analyze", "check", "list")
+SUBCOMMANDS = ("analyze", "check", "list", "search")
 KERNELS_HELP = ("MCU kernel library of the latency model (default: the target's `kernels`): tflm_cmsis_nn (TFLite "
                 "Micro + CMSIS-NN, what the C array runs), x_cube_ai, plumerai; fitted to MLPerf Tiny rows of the "
                 "target's core")
@@ -40,6 +41,7 @@ def _run_parser():
                        "  compress analyze MODEL --target T   counts, memory, latency, energy, budgets; no training\n"
                        "  compress check report.json          re-judge a saved report's budgets (CI gate)\n"
                        "  compress list targets|recipes|models\n"
+                       "  compress search --recipe R [--quick]   the best plan under the budgets (Ray Tune)\n"
                        "exit codes: 0 every budget holds, 2 bad input, 3 a budget fails, 4 a check failed "
                        "(int8 vs Keras, TFLM vs TFLite, C-sim vs QKeras)")
     p.add_argument("--target", help="hardware target name (compress list targets) or a target .yaml")
@@ -78,6 +80,19 @@ def _sub_parser(command):
     elif command == "check":
         p.description = "Re-judge the budgets of a saved report.json without recomputing anything."
         p.add_argument("report", help="a report.json written by compress")
+        p.add_argument("--budget", action="append", default=[], metavar="NAME=VALUE", help=BUDGET_HELP)
+    elif command == "search":
+        p.description = ("Search a recipe's compression plans (its `search:` block) under the budgets on Ray Tune; "
+                         "deliver the best plan that fits, exported and checked. Exit 3: no plan met every budget.")
+        p.add_argument("--recipe", required=True, help="a shipped recipe name or a recipe .yaml with a search block")
+        p.add_argument("--quick", action="store_true", help="the search's quick profile (few clips, tiny epochs)")
+        p.add_argument("--trials", type=int, help="how many plans to try (default: the recipe's)")
+        p.add_argument("--time-budget", type=float, metavar="S", help="stop starting trials after S seconds")
+        p.add_argument("--address", help="a Ray cluster (default: RAY_ADDRESS, else a local Ray on this machine)")
+        p.add_argument("--cpus", type=int, help="local Ray: CPUs, one trial each (default: up to 2)")
+        p.add_argument("--resume", action="store_true", help="continue a stopped search in --out")
+        p.add_argument("--out", help="output folder (default out/<recipe name>/)")
+        p.add_argument("--seed", type=int, help="seed of the sampler and of every trial")
         p.add_argument("--budget", action="append", default=[], metavar="NAME=VALUE", help=BUDGET_HELP)
     else:
         p.description = "List the known targets, recipes or zoo models."
@@ -166,6 +181,14 @@ def run(argv) -> int:
             return _list(args.what)
         if argv[0] == "check":
             return _check(args)
+        if argv[0] == "search":
+            from .api import search
+            run = search(args.recipe, quick=args.quick, trials=args.trials, time_budget_s=args.time_budget,
+                         address=args.address, cpus=args.cpus, resume=args.resume, out=args.out, seed=args.seed,
+                         budgets=parse_budgets(args.budget))
+            _print_record(run.record, run.out)
+            print(run.record["search"]["summary"])
+            return _exit_code(run.record)
         from .api import analyze
         record = analyze(args.model, args.target, budgets=parse_budgets(args.budget), data=args.data,
                          command=["compress", *argv], kernels=args.kernels, hls_config=args.hls_config).record

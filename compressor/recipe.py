@@ -54,6 +54,7 @@ class Recipe:
     steps: tuple
     budgets: dict
     quick: dict                     # {"steps": {step: params override}, "models": {slot: args override}}
+    search: dict = field(default_factory=dict)   # the `search:` block, as written (compressor/search/space.py reads it)
 
     def profile(self, quick: bool) -> "Recipe":
         """The recipe with the quick profile's overrides applied to its steps (or itself, for the full profile)."""
@@ -112,9 +113,10 @@ def load_recipe(name_or_path, *, kinds=None, families=None) -> Recipe:
         _check_order(steps, models, deliver, where, kinds)
     budgets = _budgets(f.get("budgets", dict, default={}), where)
     quick = _quick(f.sub("quick", default={}) or Fields({}, f"{where}.quick"), steps, models, where)
+    search = f.get("search", dict, default={})
     f.done()
     return Recipe(name, path, description, family, target, seed, data, frontend, models, deliver, tuple(steps),
-                  budgets, quick)
+                  budgets, quick, search)
 
 
 def _models(f: Fields, where) -> dict:

@@ -1,0 +1,85 @@
+"""A plan (knob -> value) applied to a recipe: the Recipe the engine runs and the models handed into its slots. Only
+the recipe's own step kinds are used (train, distill, prune, export_tflite): no step is implemented twice.
+
+    width     the delivered slot's zoo `width` argument when its builder takes one, else the model built by the zoo
+              with every Conv / Dense width scaled (width.py) and handed in
+    sparsity  > 0: a prune step (tfmot, the search block's fit parameters) after the last step training the slot
+    distill   False: each distill step of the slot becomes a train step with the same schedule, and the steps only
+              the teacher needed go
+    epochs    the epochs of the slot's training steps;  lr: their learning rate
+"""
+
+import dataclasses
+
+from .. import zoo
+from ..recipe import Recipe, Step, _merge
+from ..steps.base import AUTO_LOSS, FIT_PARAMS
+
+PRUNE_STEP = "prune_search"
+EXPORT_KINDS = ("export_tflite", "export_hls")
+TRAINING_KINDS = ("train", "distill", "prune", "qat")
+
+
+def plan_recipe(recipe: Recipe, spec, plan: dict, *, deliver: bool = False) -> Recipe:
+    """`recipe` (its profile already chosen) changed by `plan`; a trial's recipe (deliver=False) has no export
+    steps - the engine still converts the delivered model to int8 to measure it - the delivered one has them all."""
+    slot = recipe.deliver
+    steps = [Step(s.name, s.kind, s.model, s.teacher, _merge(s.params, spec.steps.get(s.name, {})))
+             for s in recipe.steps]
+    if plan.get("distill") is False:
+        steps = [_trained_alone(s) if s.kind == "distill" and s.model == slot else s for s in steps]
+        teachers = {s.teacher for s in steps if s.teacher}
+        steps = [s for s in steps if s.model == slot or s.model in teachers
+                 or any(o.model == s.model for o in steps if o.kind in EXPORT_KINDS)]
+    fit_over = {k: plan[k] for k in ("epochs", "lr") if k in plan}
+    if fit_over:
+        steps = [Step(s.name, s.kind, s.model, s.teacher, {**s.params, **fit_over})
+                 if s.model == slot and s.kind in ("train", "distill") else s for s in steps]
+    if plan.get("sparsity"):
+        last = max(i for i, s in enumerate(steps) if s.model == slot and s.kind in TRAINING_KINDS)
+        prune = Step(PRUNE_STEP, "prune", slot, None, {**spec.prune, "target_sparsity": float(plan["sparsity"])})
+        steps.insert(last + 1, prune)
+    if not deliver:
+        steps = [s for s in steps if s.kind not in EXPORT_KINDS]
+    models = dict(recipe.models)
+    width = plan.get("width")
+    if width is not None and takes_width(recipe, slot):
+        m = models[slot]
+        models[slot] = dataclasses.replace(m, args={**m.args, "width": float(width)})
+    used = {s.model for s in steps} | {s.teacher for s in steps if s.teacher} | {slot}
+    models = {n: m for n, m in models.items() if n in used or any(o.copy_of == n for o in models.values())}
+    return dataclasses.replace(recipe, steps=tuple(steps), models=models, quick={"steps": {}, "models": {}})
+
+
+def takes_width(recipe, slot) -> bool:
+    m = recipe.models[slot]
+    return m.zoo is not None and "width" in zoo.spec(m.zoo).default_kwargs
+
+
+def given_models(recipe: Recipe, plan: dict, data, seed: int) -> dict:
+    """slot -> Keras model the engine takes instead of building it: the width-scaled delivered model when its zoo
+    builder has no `width` argument (built from the seed, as the engine builds its slots)."""
+    from ..methods.fit import set_seed
+    from ..steps.slots import build_slot
+    from .width import scaled
+
+    width = plan.get("width")
+    slot = recipe.deliver
+    if width is None or float(width) == 1.0 or takes_width(recipe, slot) or recipe.models[slot].zoo is None:
+        return {}
+    set_seed(seed)
+    return {slot: scaled(build_slot(recipe.models[slot], data), float(width))}
+
+
+def delivered_model(recipe: Recipe, plan: dict, data, seed: int):
+    """The delivered slot's model as the plan builds it, untrained (the cheap check counts it)."""
+    from ..steps.slots import build_slot
+
+    given = given_models(recipe, plan, data, seed)
+    return given.get(recipe.deliver) or build_slot(recipe.models[recipe.deliver], data)
+
+
+def _trained_alone(step: Step) -> Step:
+    params = {k: v for k, v in step.params.items() if k in FIT_PARAMS}
+    params.setdefault("loss", AUTO_LOSS)
+    return Step(step.name, "train", step.model, None, params)

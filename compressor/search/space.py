@@ -1,0 +1,110 @@
+"""A recipe's `search:` block as a SearchSpec: objectives, trial count and time, the space (knob -> values), the
+prune step a plan adds, and the quick profile's overrides. Every error names the recipe file and the field."""
+
+from dataclasses import dataclass, field
+
+from ..analysis.budgets import KNOWN_FIGURES, METRIC_FIGURES
+from ..errors import BadInput
+
+KNOBS = ("width", "sparsity", "distill", "epochs", "lr")
+# what a plan may change when the recipe's block does not say (MCU targets; the FPGA space is a later slice)
+DEFAULT_SPACE = {"mcu": {"width": [0.25, 0.5, 0.75, 1.0], "sparsity": [0.0, 0.5, 0.75], "distill": [True, False]}}
+DEFAULT_OBJECTIVES = {"mcu": {"metric": "accuracy", "cost": "flash_bytes"}}
+MAXIMIZED = ("accuracy", "probe_accuracy", "int8_accuracy", "csim_accuracy")
+DEFAULT_PRUNE = {"loss": "crossentropy", "optimizer": "adam", "lr": 5e-4, "epochs": 2, "batch_size": 32}
+DEFAULT_TRIALS = 16
+
+
+@dataclass(frozen=True)
+class SearchSpec:
+    metric: str                     # maximized when it is an accuracy, else minimized
+    cost: str                       # minimized
+    trials: int
+    time_budget_s: float | None
+    space: dict                     # knob -> list of values
+    prune: dict                     # fit parameters of the prune step a plan with sparsity > 0 adds
+    steps: dict = field(default_factory=dict)   # step name -> params override (the quick profile's)
+    clips: int | None = None        # train / val / test clips each trial sees (the quick profile's), None: all
+
+    @property
+    def metric_mode(self) -> str:
+        return "max" if self.metric in MAXIMIZED else "min"
+
+    def as_dict(self) -> dict:
+        return {"objectives": {"metric": self.metric, "metric_mode": self.metric_mode, "cost": self.cost,
+                               "cost_mode": "min"},
+                "trials": self.trials, "time_budget_s": self.time_budget_s, "space": self.space,
+                "prune": self.prune, "steps": self.steps, "clips": self.clips}
+
+
+def search_spec(recipe, target_kind, *, quick=False, trials=None, time_budget_s=None) -> SearchSpec:
+    """The recipe's search block (its quick part merged in when `quick`), the command line's trials and time last."""
+    where = f"{recipe.path}: field 'search'"
+    block = dict(recipe.search or {})
+    if target_kind not in DEFAULT_SPACE:
+        raise BadInput(f"{where}: searching for a {target_kind} target is not built yet (MCU targets only)")
+    unknown = sorted(set(block) - {"objectives", "trials", "time_budget_s", "space", "prune", "quick", "first"})
+    if unknown:
+        raise BadInput(f"{where}: unknown field(s) {', '.join(unknown)} (known: objectives, trials, time_budget_s, "
+                       "space, prune, quick, first)")
+    quick_block = block.get("quick") or {}
+    if not isinstance(quick_block, dict):
+        raise BadInput(f"{where}.quick: expected a mapping")
+    bad = sorted(set(quick_block) - {"trials", "time_budget_s", "clips", "steps", "prune"})
+    if bad:
+        raise BadInput(f"{where}.quick: unknown field(s) {', '.join(bad)} (known: trials, time_budget_s, clips, "
+                       "steps, prune)")
+    objectives = {**DEFAULT_OBJECTIVES[target_kind], **(block.get("objectives") or {})}
+    for role in ("metric", "cost"):
+        name = objectives.get(role)
+        if name not in KNOWN_FIGURES:
+            raise BadInput(f"{where}.objectives.{role}: unknown figure {name!r} (known: {', '.join(KNOWN_FIGURES)})")
+    if objectives["cost"] in METRIC_FIGURES:
+        raise BadInput(f"{where}.objectives.cost: {objectives['cost']} is a task metric; the cost is a resource "
+                       "figure (flash_bytes, arena_bytes, latency_s, energy_j, macs, params ...)")
+    space = _space(block.get("space") or DEFAULT_SPACE[target_kind], f"{where}.space", recipe)
+    prune = {**DEFAULT_PRUNE, **(block.get("prune") or {})}
+    steps = {}
+    if quick:
+        prune.update(quick_block.get("prune") or {})
+        steps = dict(quick_block.get("steps") or {})
+        for name in steps:
+            if name not in {s.name for s in recipe.steps}:
+                raise BadInput(f"{where}.quick.steps.{name}: no step named '{name}'")
+    trials = trials if trials is not None else (quick_block.get("trials") if quick else None) or block.get(
+        "trials", DEFAULT_TRIALS)
+    time_budget_s = time_budget_s if time_budget_s is not None else (
+        quick_block.get("time_budget_s") if quick else None) or block.get("time_budget_s")
+    if not isinstance(trials, int) or isinstance(trials, bool) or trials < 1:
+        raise BadInput(f"{where}.trials: a positive whole number, got {trials!r}")
+    if time_budget_s is not None and (not isinstance(time_budget_s, (int, float)) or time_budget_s <= 0):
+        raise BadInput(f"{where}.time_budget_s: a positive number of seconds, got {time_budget_s!r}")
+    clips = quick_block.get("clips") if quick else None
+    if clips is not None and (not isinstance(clips, int) or clips < 8):
+        raise BadInput(f"{where}.quick.clips: a whole number of at least 8, got {clips!r}")
+    return SearchSpec(objectives["metric"], objectives["cost"], trials, time_budget_s, space, prune, steps, clips)
+
+
+def _space(space, where, recipe) -> dict:
+    if not isinstance(space, dict) or not space:
+        raise BadInput(f"{where}: expected a mapping knob -> list of values")
+    out = {}
+    for knob, values in space.items():
+        if knob not in KNOBS:
+            raise BadInput(f"{where}.{knob}: unknown knob (known: {', '.join(KNOBS)})")
+        if not isinstance(values, list) or not values:
+            raise BadInput(f"{where}.{knob}: expected a non-empty list of values")
+        for v in values:
+            ok = {"width": lambda v: _number(v) and 0 < v <= 4, "sparsity": lambda v: _number(v) and 0 <= v < 1,
+                  "distill": lambda v: isinstance(v, bool), "epochs": lambda v: isinstance(v, int) and v >= 0,
+                  "lr": lambda v: _number(v) and v > 0}[knob]
+            if not ok(v):
+                raise BadInput(f"{where}.{knob}: value {v!r} is out of range")
+        out[knob] = list(values)
+    if "distill" in out and not any(s.teacher for s in recipe.steps):
+        raise BadInput(f"{where}.distill: the recipe has no distill step (no teacher to distill from)")
+    return out
+
+
+def _number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)

@@ -1,0 +1,95 @@
+"""compress search, the parts without Ray: the search block, plans applied to a recipe (only the recipe's own step
+kinds), the width multiplier, the cheap check before training, the Pareto set and the summary line."""
+
+import dataclasses
+
+import pytest
+
+from compressor.engine import load_checked_recipe
+from compressor.errors import BadInput
+from compressor.search.feasible import cheap_check
+from compressor.search.pareto import best, dominates, pareto_indices
+from compressor.search.plans import PRUNE_STEP, plan_recipe
+from compressor.search.runner import _why_none, search_section
+from compressor.search.space import search_spec
+
+
+@pytest.fixture(scope="module")
+def recipe():
+    return load_checked_recipe("dcase_student_search")
+
+
+def test_search_block_and_quick_profile(recipe):
+    full, quick = search_spec(recipe, "mcu"), search_spec(recipe, "mcu", quick=True)
+    assert (full.metric, full.metric_mode, full.cost) == ("accuracy", "max", "macs")
+    assert full.trials == 16 and quick.trials == 8 and quick.clips == 96 and full.clips is None
+    assert {"width", "sparsity", "distill"} <= set(quick.space)
+    assert search_spec(recipe, "mcu", quick=True, trials=3, time_budget_s=60).trials == 3
+    with pytest.raises(BadInput, match="fpga target is not built yet"):
+        search_spec(recipe, "fpga")
+
+
+@pytest.mark.parametrize("block, match", [
+    ({"space": {"depth": [1]}}, "unknown knob"),
+    ({"space": {"sparsity": [1.5]}}, "out of range"),
+    ({"objectives": {"metric": "accuracy", "cost": "accuracy"}}, "is a task metric"),
+    ({"objectives": {"metric": "acuracy"}}, "unknown figure"),
+    ({"trials": 0}, "positive whole number"),
+    ({"colour": 1}, "unknown field"),
+])
+def test_search_block_mistakes_name_the_field(recipe, block, match):
+    with pytest.raises(BadInput, match=match) as e:
+        search_spec(dataclasses.replace(recipe, search=block), "mcu")
+    assert "dcase_student_search.yaml: field 'search" in str(e.value)
+
+
+def test_plans_change_only_the_recipe(recipe):
+    base, spec = recipe.profile(True), search_spec(recipe, "mcu", quick=True)
+    trial = plan_recipe(base, spec, {"width": 0.5, "sparsity": 0.5, "distill": False})
+    assert [(s.name, s.kind) for s in trial.steps] == [("distill", "train"), (PRUNE_STEP, "prune")]
+    assert set(trial.models) == {"student"}             # the teacher is not needed when the plan does not distill
+    assert trial.steps[1].params["target_sparsity"] == 0.5 and trial.steps[0].params["loss"] == "auto"
+    assert trial.steps[0].params["epochs"] == 2         # the search's quick profile
+    delivered = plan_recipe(base, spec, {"width": 1.0, "sparsity": 0.0, "distill": True}, deliver=True)
+    assert [s.kind for s in delivered.steps] == ["train", "distill", "export_tflite"]
+    assert delivered.quick == {"steps": {}, "models": {}}   # the engine must not undo the plan with its profile
+    tuned = plan_recipe(base, spec, {"distill": True, "epochs": 5, "lr": 0.01})
+    assert next(s for s in tuned.steps if s.name == "distill").params["epochs"] == 5
+
+
+def test_width_scales_all_but_the_head_and_cheap_check_rejects_before_training(recipe):
+    from compressor.search.plans import delivered_model
+
+    data = dataclasses.make_dataclass("D", ["x_train", "classes"])(__import__("numpy").zeros((1, 80, 51, 1)),
+                                                                    list("abcdefghij"))
+    small = delivered_model(recipe, {"width": 0.5}, data, 0)
+    assert small.output_shape == (None, 10)
+    assert [layer.filters for layer in small.layers if hasattr(layer, "filters")] == [16] * 7 + [10]
+    counts, failed = cheap_check(delivered_model(recipe, {"width": 1.5}, data, 0), {"recipe": recipe.budgets})
+    assert counts["macs"] > 30e6 and {r["name"] for r in failed} == {"params", "macs"}
+    counts, failed = cheap_check(small, {"recipe": recipe.budgets, "cli": {"accuracy>=": 0.9}})
+    assert failed == [] and counts["params"] < 57_856      # a metric floor is judged after training, not here
+
+
+def entry(metric, cost, status="ok", fits=True, failed=()):
+    return {"plan": {"width": cost}, "status": status, "fits": fits, "figures": {"accuracy": metric, "macs": cost},
+            "failed_budgets": list(failed)}
+
+
+def test_pareto_set_and_choice():
+    assert dominates((0.9, 1), (0.8, 2), ("max", "min")) and not dominates((0.9, 3), (0.8, 2), ("max", "min"))
+    entries = [entry(0.8, 10), entry(0.7, 5), entry(0.75, 12), entry(0.95, 1, fits=False), entry(0.9, 20),
+               entry(None, None, status="failed", fits=False)]
+    assert pareto_indices(entries, "accuracy", "max", "macs") == [4, 0, 1]
+    assert best(entries, "accuracy", "max", "macs") == 4
+
+
+def test_no_fit_names_the_budget_every_trial_failed(recipe):
+    row = {"name": "flash_bytes", "op": "<=", "limit": 1000, "source": "cli"}
+    entries = [entry(0.8, 10, fits=False, failed=[row]), entry(0.7, 5, fits=False, failed=[row]),
+               entry(None, None, status="failed", fits=False)]
+    assert "flash_bytes <= 1,000 (cli) failed by 2 of 2 judged trial(s)" == _why_none(entries)
+    section = search_section(entries, search_spec(recipe, "mcu"), {}, False)
+    assert section["delivered"] is None and section["counts"] == {"trials": 3, "ok": 2, "failed": 1,
+                                                                   "infeasible": 0, "fit": 0}
+    assert "no plan delivered: flash_bytes" in section["summary"]
