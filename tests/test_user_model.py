@@ -182,6 +182,7 @@ def fpga_user_model(kind):
     for k in range(classes):
         x[y == k, k * width:(k + 1) * width] += 1.0
     x = x.reshape(n, *shape)
+    tf.keras.utils.set_random_seed(4)
     inputs = keras.Input(shape)
     if kind == "dense":
         h = keras.layers.Dense(16, activation="relu")(inputs)
@@ -195,21 +196,24 @@ def fpga_user_model(kind):
         h = keras.layers.Flatten()(h)
     model = keras.Model(inputs, keras.layers.Dense(classes, activation="softmax")(h), name=f"user_{kind}")
     model.compile(keras.optimizers.Adam(0.01), "sparse_categorical_crossentropy")
-    tf.keras.utils.set_random_seed(4)
     model.fit(x, y, epochs=10, verbose=0, batch_size=32)
     return model, x, y
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("kind", ["dense", "conv1d", "conv2d"])
-def test_a_users_model_on_an_fpga_is_quantized_exported_and_c_simulated(tmp_path, kind):
-    model, x, y = fpga_user_model(kind)
+def on_pynq(tmp_path, model, x, y):
+    """`compress --target pynq-z2 --model m.keras --data xy.npz --quick`: (exit code, report.json, output folder)."""
     model.save(tmp_path / "m.keras")
     np.savez(tmp_path / "xy.npz", x=x, y=y)
     out = tmp_path / "out"
     code = main(["--target", "pynq-z2", "--model", str(tmp_path / "m.keras"), "--data", str(tmp_path / "xy.npz"),
                  "--out", str(out), "--quick"])
-    record = json.loads((out / "report.json").read_text())
+    return code, json.loads((out / "report.json").read_text()), out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["dense", "conv1d", "conv2d"])
+def test_a_users_model_on_an_fpga_is_quantized_exported_and_c_simulated(tmp_path, kind):
+    code, record, out = on_pynq(tmp_path, *fpga_user_model(kind))
     assert code in (0, 3) and record["verdict"] in ("pass", "fail")        # 3: a budget, never a failed check
     assert record["recipe"]["name"] == "default_fpga"
     csim = next(c for c in record["checks"] if c["name"] == "csim_vs_qkeras")
@@ -229,17 +233,12 @@ def test_a_users_lstm_on_an_fpga_is_c_simulated_and_priced_step_by_step(tmp_path
     rng = np.random.default_rng(5)
     x = rng.normal(size=(300, steps, features)).astype(np.float32)
     y = (x[:, :, 0].sum(1) > 0).astype(int)
+    tf.keras.utils.set_random_seed(5)
     inputs = keras.Input((steps, features))
     model = keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(keras.layers.LSTM(units)(inputs)))
     model.compile(keras.optimizers.Adam(0.01), "sparse_categorical_crossentropy")
-    tf.keras.utils.set_random_seed(5)
-    model.fit(x, y, epochs=5, verbose=0, batch_size=16)
-    model.save(tmp_path / "lstm.keras")
-    np.savez(tmp_path / "xy.npz", x=x, y=y)
-    out = tmp_path / "out"
-    code = main(["--target", "pynq-z2", "--model", str(tmp_path / "lstm.keras"), "--data", str(tmp_path / "xy.npz"),
-                 "--out", str(out), "--quick"])
-    record = json.loads((out / "report.json").read_text())
+    model.fit(x, y, epochs=12, verbose=0, batch_size=16)   # confident: hls4ml's sigmoid / tanh tables move a float
+    code, record, _ = on_pynq(tmp_path, model, x, y)        # LSTM's outputs by ~0.01, which flips near-ties
     assert code in (0, 3)
     csim = next(c for c in record["checks"] if c["name"] == "csim_vs_qkeras")
     assert csim["verdict"] == "pass"
