@@ -32,6 +32,18 @@ def tag(provenance, by=None) -> str:
     return f'<span class="tag {kind}" title="{_e(tip)}">{_e(provenance)}</span>'
 
 
+FIGURE_LABELS = {"params": "parameters", "macs": "MACs per inference", "weights_bytes": "weights",
+                 "flash_bytes": "flash", "arena_bytes": "RAM (tensor arena)", "latency_s": "latency per inference",
+                 "energy_j": "energy per inference", "energy_pj": "energy per inference",
+                 "BRAM_18K": "BRAM (18 Kb blocks)", "LUT": "LUTs", "FF": "flip-flops", "DSP": "DSP slices"}
+
+
+def label(name) -> str:
+    """A plain name for a figure key, with the key itself kept in the tooltip (it is what --budget takes)."""
+    text = FIGURE_LABELS.get(name, str(name).replace("_", " "))
+    return f'<span title="{_e(name)}">{_e(text)}</span>'
+
+
 def figure_html(value) -> str:
     """A figure's value in units, its provenance tag next to it."""
     _, _, provenance, by = figure_parts(value)

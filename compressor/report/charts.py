@@ -1,5 +1,8 @@
 """Charts for report.html: each function takes plain record data and returns a PNG data URI, or None when the data
-is absent or empty. matplotlib's object API (no pyplot) so rendering never touches global state or a display."""
+is absent or empty. matplotlib's object API (no pyplot) so rendering never touches global state or a display.
+
+The search's Pareto plot (pareto_svg) is inline SVG written here instead: each trial is an element of its own with its
+plan in a tooltip and its trial number in an attribute, which a PNG cannot carry; matplotlib still picks its ticks."""
 
 import base64
 import io
@@ -8,6 +11,9 @@ import math
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import LogLocator, MaxNLocator
+
+from .summary import format_value
 
 DPI = 72                  # small PNGs keep the self-contained page light
 MAX_SPEC = (64, 128)      # spectrograms are downsampled to at most this many rows x columns
@@ -258,3 +264,181 @@ def probe(probe_view):
     ax.set_ylim(0, 1.2)
     ax.legend(fontsize=8, loc="upper right", ncol=2)
     return _data_uri(fig)
+
+
+# --- the search's Pareto plot (inline SVG) ------------------------------------------------------------------------
+
+SVG_SIZE = (720, 400)
+SVG_MARGIN = {"left": 86, "right": 26, "top": 40, "bottom": 58}
+PARETO_COLORS = {"fits": "#4e79a7", "front": "#1a7f37", "nofit": "#8c959f", "budget": "#cf222e",
+                 "delivered": "#bf8700", "ink": "#1f2328", "grid": "#eaeef2"}
+
+
+def _esc(value) -> str:
+    from html import escape
+    return escape("" if value is None else str(value))
+
+
+class _Axis:
+    """One axis of the Pareto plot: a domain covering the points and the budget limits near them, logarithmic when
+    it spans more than a decade, mapped onto [start, end] pixels."""
+
+    def __init__(self, values, limits, start, end):
+        lo, hi = min(values), max(values)
+        positive = lo > 0 and all(v > 0 for v in limits)
+        # a limit far from every point would squash them into a corner: it is said at the edge instead. Near: within
+        # the points' own span of them (in decades when all is positive, and at least one decade)
+        if positive:
+            reach = max(math.log10(hi / lo), 1.0)
+            self.shown = [v for v in limits if math.log10(lo) - reach <= math.log10(v) <= math.log10(hi) + reach]
+        else:
+            reach = (hi - lo) or abs(hi) * 0.1 or 1.0
+            self.shown = [v for v in limits if lo - reach <= v <= hi + reach]
+        lo, hi = min([lo, *self.shown]), max([hi, *self.shown])
+        self.log = positive and hi / lo >= 10
+        f = math.log10 if self.log else (lambda v: v)
+        flo, fhi = f(lo), f(hi)
+        pad = ((fhi - flo) or abs(fhi) * 0.1 or 1.0) * 0.06
+        self.lo, self.hi, self.f, self.start, self.end = flo - pad, fhi + pad, f, start, end
+
+    def __call__(self, value) -> float:
+        return self.start + (self.f(value) - self.lo) / (self.hi - self.lo) * (self.end - self.start)
+
+    def inside(self, value) -> bool:
+        return value > 0 if self.log else True
+
+    def ticks(self):
+        lo, hi = (10 ** self.lo, 10 ** self.hi) if self.log else (self.lo, self.hi)
+        locator = LogLocator(base=10, subs=(1.0, 2.0, 5.0)) if self.log else MaxNLocator(nbins=6)
+        ticks = [float(t) for t in locator.tick_values(lo, hi) if lo <= t <= hi]
+        return ticks[:: max(1, math.ceil(len(ticks) / 8))]
+
+
+def pareto_svg(points, x_axis, y_axis, limits=(), delivered=None):
+    """The search's trials as inline SVG: `points` [{trial, x, y, fits, pareto, tip}] (x the cost, y the metric);
+    `x_axis` / `y_axis` {title, unit}; `limits` [{axis: "x" | "y", value, op, text}] drawn as dashed budget lines
+    with the side that breaks them shaded; `delivered` the trial number to ring. The Pareto trials are joined by
+    their attainment staircase. None when no point has two finite numbers."""
+    points = [p for p in points or [] if _numeric(p.get("x")) is not None and _numeric(p.get("y")) is not None]
+    if not points:
+        return None
+    width, height = SVG_SIZE
+    m = SVG_MARGIN
+    left, right, top, bottom = m["left"], width - m["right"], m["top"], height - m["bottom"]
+    limits = [lim for lim in limits or [] if _numeric(lim.get("value")) is not None and lim.get("axis") in "xy"]
+    x = _Axis([p["x"] for p in points], [lim["value"] for lim in limits if lim["axis"] == "x"], left, right)
+    y = _Axis([p["y"] for p in points], [lim["value"] for lim in limits if lim["axis"] == "y"], bottom, top)
+    c = PARETO_COLORS
+    out = [f'<svg class="pareto" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
+           f'font-family="system-ui, sans-serif" font-size="11">',
+           f"<title>{_esc(y_axis.get('title'))} against {_esc(x_axis.get('title'))}, one point per trial</title>",
+           f'<rect x="{left}" y="{top}" width="{right - left}" height="{bottom - top}" fill="#fff" '
+           f'stroke="{c["ink"]}" stroke-width="1"/>']
+    for axis, name in ((x, "x"), (y, "y")):
+        unit = (x_axis if name == "x" else y_axis).get("unit") or ""
+        for t in axis.ticks():
+            if not axis.inside(t):
+                continue
+            p = axis(t)
+            text = _esc(format_value(t, unit))
+            if name == "x":
+                out.append(f'<line x1="{p:.1f}" y1="{top}" x2="{p:.1f}" y2="{bottom}" stroke="{c["grid"]}"/>'
+                           f'<text x="{p:.1f}" y="{bottom + 15}" text-anchor="middle">{text}</text>')
+            else:
+                out.append(f'<line x1="{left}" y1="{p:.1f}" x2="{right}" y2="{p:.1f}" stroke="{c["grid"]}"/>'
+                           f'<text x="{left - 6}" y="{p + 4:.1f}" text-anchor="end">{text}</text>')
+    out.append(f'<text class="axis" x="{(left + right) / 2:.0f}" y="{height - 12}" text-anchor="middle" '
+               f'font-size="12">{_esc(x_axis.get("title"))}{" (log scale)" if x.log else ""}</text>')
+    out.append(f'<text class="axis" transform="translate(16 {(top + bottom) / 2:.0f}) rotate(-90)" '
+               f'text-anchor="middle" font-size="12">{_esc(y_axis.get("title"))}{" (log scale)" if y.log else ""}'
+               "</text>")
+    out += _budget_lines(limits, x, y, (left, right, top, bottom))
+    front = sorted((p for p in points if p.get("pareto")), key=lambda p: (p["x"], p["y"]))
+    if len(front) > 1:
+        steps = [f"M{x(front[0]['x']):.1f},{y(front[0]['y']):.1f}"]
+        for p in front[1:]:
+            steps.append(f"H{x(p['x']):.1f}V{y(p['y']):.1f}")
+        out.append(f'<path class="front" d="{"".join(steps)}" fill="none" stroke="{c["front"]}" '
+                   'stroke-width="2" stroke-linejoin="round"/>')
+    labels = {}         # trials on the same spot (same metric and cost) share one label: "1, 5"
+    for p in points:
+        labels.setdefault((round(x(p["x"])), round(y(p["y"]))), []).append(str(p.get("trial")))
+    for p in sorted(points, key=lambda p: bool(p.get("pareto"))):     # the Pareto trials on top
+        kind = "pareto" if p.get("pareto") else "fits" if p.get("fits") else "nofit"
+        cx, cy = x(p["x"]), y(p["y"])
+        fill = "#fff" if kind == "nofit" else c["front" if kind == "pareto" else "fits"]
+        stroke = c["nofit"] if kind == "nofit" else "#fff"
+        classes = " ".join(["pt", "fits" if p.get("fits") else "nofit"] + (["pareto"] if p.get("pareto") else []))
+        out.append(f'<circle class="{classes}" data-trial="{_esc(p.get("trial"))}" cx="{cx:.1f}" cy="{cy:.1f}" '
+                   f'r="5.5" fill="{fill}" stroke="{stroke}" stroke-width="{2 if kind == "nofit" else 1}">'
+                   f"<title>{_esc(p.get('tip'))}</title></circle>")
+        label = labels.pop((round(cx), round(cy)), None)
+        if label:
+            out.append(f'<text class="ptlabel" x="{cx + 7:.1f}" y="{cy - 6:.1f}" font-size="9" fill="{c["ink"]}">'
+                       f"{_esc(', '.join(label))}</text>")
+    chosen = next((p for p in points if delivered is not None and p.get("trial") == delivered), None)
+    if chosen is not None:
+        cx, cy = x(chosen["x"]), y(chosen["y"])
+        anchor = "end" if cx > (left + right) / 2 else "start"
+        out.append(f'<g class="delivered-mark" data-trial="{_esc(delivered)}"><circle cx="{cx:.1f}" cy="{cy:.1f}" '
+                   f'r="11" fill="none" stroke="{c["delivered"]}" stroke-width="3"/>'
+                   f'<text x="{cx + (-15 if anchor == "end" else 15):.1f}" y="{cy + 18:.1f}" text-anchor="{anchor}" '
+                   f'font-weight="600" fill="{c["delivered"]}">delivered: trial {_esc(delivered)}</text></g>')
+    out.append(_pareto_legend(width))
+    out.append("</svg>")
+    return "".join(out)
+
+
+def _budget_lines(limits, x, y, box):
+    """A dashed line at each limit on the plot, the side that breaks it lightly shaded; a limit too far from the
+    points to draw is said in the plot's corner."""
+    left, right, top, bottom = box
+    color, out, off = PARETO_COLORS["budget"], [], []
+    for lim in limits:
+        axis = x if lim["axis"] == "x" else y
+        value = float(lim["value"])
+        attrs = f'class="budget" data-budget="{_esc(lim.get("name"))}" data-axis="{lim["axis"]}"'
+        if value not in axis.shown or not axis.inside(value):
+            off.append(lim)
+            continue
+        p = axis(value)
+        floor = lim.get("op") == ">="
+        if lim["axis"] == "x":     # a ceiling on the cost breaks to the right of it, a floor to the left
+            x0, x1 = (left, p) if floor else (p, right)
+            out.append(f'<rect x="{x0:.1f}" y="{top}" width="{max(0.0, x1 - x0):.1f}" height="{bottom - top}" '
+                       f'fill="{color}" fill-opacity="0.06"/>'
+                       f'<line {attrs} x1="{p:.1f}" y1="{top}" x2="{p:.1f}" y2="{bottom}" stroke="{color}" '
+                       'stroke-width="1.5" stroke-dasharray="6 4"/>'
+                       f'<text transform="translate({p + (-5 if floor else 5):.1f} {top + 6}) rotate(90)" '
+                       f'text-anchor="start" dominant-baseline="{"hanging" if floor else "auto"}" fill="{color}">'
+                       f"{_esc(lim.get('text'))}</text>")
+        else:                      # a floor on the metric breaks below it (pixels grow downwards), a ceiling above
+            y0, y1 = (p, bottom) if floor else (top, p)
+            out.append(f'<rect x="{left}" y="{y0:.1f}" width="{right - left}" height="{max(0.0, y1 - y0):.1f}" '
+                       f'fill="{color}" fill-opacity="0.06"/>'
+                       f'<line {attrs} x1="{left}" y1="{p:.1f}" x2="{right}" y2="{p:.1f}" stroke="{color}" '
+                       'stroke-width="1.5" stroke-dasharray="6 4"/>'
+                       f'<text x="{right - 4}" y="{p - 4:.1f}" text-anchor="end" fill="{color}">'
+                       f"{_esc(lim.get('text'))}</text>")
+    for i, lim in enumerate(off):
+        out.append(f'<text class="budget-off" data-budget="{_esc(lim.get("name"))}" x="{right - 4}" '
+                   f'y="{bottom - 8 - 14 * i}" text-anchor="end" fill="{color}">{_esc(lim.get("text"))}: '
+                   "off this chart, no trial near it</text>")
+    return out
+
+
+def _pareto_legend(width):
+    c = PARETO_COLORS
+    items = [(f'<circle cx="6" cy="-4" r="5" fill="{c["fits"]}"/>', "fits every budget"),
+             (f'<circle cx="6" cy="-4" r="5" fill="#fff" stroke="{c["nofit"]}" stroke-width="2"/>',
+              "a budget or check fails"),
+             (f'<line x1="0" y1="-4" x2="14" y2="-4" stroke="{c["front"]}" stroke-width="2"/>'
+              f'<circle cx="7" cy="-4" r="4" fill="{c["front"]}"/>', "Pareto set"),
+             (f'<circle cx="7" cy="-4" r="7" fill="none" stroke="{c["delivered"]}" stroke-width="3"/>', "delivered"),
+             (f'<line x1="0" y1="-4" x2="16" y2="-4" stroke="{c["budget"]}" stroke-dasharray="4 3" '
+              'stroke-width="1.5"/>', "budget")]
+    parts, at = [], SVG_MARGIN["left"]
+    for mark, text in items:        # SVG has no text metrics: a slot by the label's length (11 px: ~6.3 px a letter)
+        parts.append(f'<g transform="translate({at:.0f} 20)">{mark}<text x="20" y="0">{text}</text></g>')
+        at += 20 + 6.3 * len(text) + 18
+    return '<g class="legend">' + "".join(parts) + "</g>"

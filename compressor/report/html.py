@@ -1,15 +1,16 @@
 """report.html: one self-contained page a person opens (styles and pictures inlined, no scripts, no network).
 
-Order: verdict and budget gauges, headline figures, model/target, per-layer table, charts, the family's pictures,
-then the run's details. Every section is drawn only when the record holds its data; a section whose data is malformed
-shows a one-line note instead of breaking the page. The HTML pieces are in blocks.py, the family's pictures in
-views.py.
+Order: verdict and budget gauges, headline figures, a search run's trials, model/target, per-layer table, charts, the
+family's pictures, then the run's details. Every section is drawn only when the record holds its data; a section whose
+data is malformed shows a one-line note instead of breaking the page. The HTML pieces are in blocks.py, the family's
+pictures in views.py, the search's section in search.py.
 """
 
 from . import charts
-from .blocks import _dict, _e, _list, _number, figure_html, picture, section, tag
+from .blocks import FIGURE_LABELS, _dict, _e, _list, _number, figure_html, label, picture, section, tag  # noqa: F401
 from .summary import (compare_text, failed_budgets, figure_parts, format_margin, format_value, is_floor, row_title,
                       rows_of, shown_verdict, verdict_reason, verdict_word)
+from .search import search_block
 from .templates import STYLE
 from .views import confusion_block, histograms, probe_block, spectrogram_block, waveform_block
 
@@ -97,18 +98,6 @@ def gauges(record) -> str:
 def warnings_block(record) -> str:
     items = [f"<li>{_e(w)}</li>" for w in _list(record.get("warnings")) if w]
     return section("Warnings", f'<ul class="warnings">{"".join(items)}</ul>', "warnings") if items else ""
-
-
-FIGURE_LABELS = {"params": "parameters", "macs": "MACs per inference", "weights_bytes": "weights",
-                 "flash_bytes": "flash", "arena_bytes": "RAM (tensor arena)", "latency_s": "latency per inference",
-                 "energy_j": "energy per inference", "energy_pj": "energy per inference",
-                 "BRAM_18K": "BRAM (18 Kb blocks)", "LUT": "LUTs", "FF": "flip-flops", "DSP": "DSP slices"}
-
-
-def label(name) -> str:
-    """A plain name for a figure key, with the key itself kept in the tooltip (it is what --budget takes)."""
-    text = FIGURE_LABELS.get(name, str(name).replace("_", " "))
-    return f'<span title="{_e(name)}">{_e(text)}</span>'
 
 
 def headline(record) -> str:
@@ -296,8 +285,8 @@ def legend() -> str:
             + " exactly from the model's structure.</footer>")
 
 
-SECTIONS = (status_banner, verdict_block, gauges, warnings_block, headline, context, layer_table, energy_chart,
-            steps_block, histograms, spectrogram_block, waveform_block, confusion_block, probe_block,
+SECTIONS = (status_banner, verdict_block, gauges, warnings_block, headline, search_block, context, layer_table,
+            energy_chart, steps_block, histograms, spectrogram_block, waveform_block, confusion_block, probe_block,
             missing_views_note, artifacts_block, run_details)
 
 

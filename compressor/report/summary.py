@@ -165,6 +165,79 @@ def _cells(row):
     return format_value(row.get("value"), row.get("unit") or ""), mark, how
 
 
+def value_text(value) -> str:
+    """A plan's value as the recipe's YAML writes it: true / false for a switch."""
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def plan_text(plan) -> str:
+    """'width 0.5, sparsity 0.25, distill true' from a plan (knob -> value)."""
+    if not isinstance(plan, dict):
+        return "" if plan is None else str(plan)
+    return ", ".join(f"{k} {value_text(v)}" for k, v in plan.items())
+
+
+def search_objectives(search) -> tuple:
+    """(metric, metric_mode, cost) of record["search"]["spec"]; None for what it does not say."""
+    spec = search.get("spec") if isinstance(search.get("spec"), dict) else {}
+    objectives = spec.get("objectives") if isinstance(spec.get("objectives"), dict) else spec
+    mode = objectives.get("metric_mode")
+    return objectives.get("metric"), mode if mode in ("max", "min") else None, objectives.get("cost")
+
+
+def _figure_list(figures, names, units) -> str:
+    """'accuracy 0.62, macs 7.1 M MACs': plain numbers (a trial's figures) in the units the run recorded."""
+    figures = figures if isinstance(figures, dict) else {}
+    return ", ".join(f"{n} {format_value(figures[n], figure_parts(units.get(n))[1])}" for n in names
+                     if isinstance(figures.get(n), (int, float)) and not isinstance(figures.get(n), bool))
+
+
+def _listed(value) -> list:
+    return value if isinstance(value, list) else []
+
+
+def search_lines(record) -> list:
+    """A search run's lines: the run's own one-line account (or one made from its counts), then the delivered plan run
+    again, or why no plan fits, and the Pareto set."""
+    search = record.get("search")
+    if not isinstance(search, dict):
+        return []
+    metric, _, cost = search_objectives(search)
+    units = record.get("figures") if isinstance(record.get("figures"), dict) else {}
+    counts = search.get("counts") if isinstance(search.get("counts"), dict) else {}
+    delivered = search.get("delivered") if isinstance(search.get("delivered"), dict) else None
+    line = search.get("summary") if isinstance(search.get("summary"), str) else None
+    if not line:
+        line = (f"search: {counts.get('trials', 0)} trials ({counts.get('ok', 0)} ok, {counts.get('failed', 0)} "
+                f"failed, {counts.get('infeasible', 0)} infeasible), {counts.get('fit', 0)} fit")
+        if delivered:
+            found = _figure_list(delivered.get("search_figures"), (metric, cost), units)
+            line += f"; delivered trial {delivered.get('trial')}: {plan_text(delivered.get('plan'))}" + (
+                f" - {found}" if found else "")
+        elif search.get("why_none"):
+            line += f"; no plan fits: {search['why_none']}"
+    lines = [line.replace("\n", " ")]
+    if delivered:
+        again = _figure_list(delivered.get("figures"), (metric, cost), units)
+        verdict = delivered.get("verdict")
+        lines.append(f"Delivered plan (trial {delivered.get('trial')}): {plan_text(delivered.get('plan'))}; run again "
+                     "with its full steps" + (f": {again}" if again else "")
+                     + (f", verdict {str(verdict).upper()}" if verdict else "") + ".")
+    elif search.get("why_none") and "no plan" not in line:
+        lines.append(f"No plan fits: {search['why_none']}.")
+    trials = {t.get("trial"): t for t in _listed(search.get("trials")) if isinstance(t, dict)
+              and isinstance(t.get("trial"), int)}
+    pareto = [n for n in _listed(search.get("pareto")) if isinstance(n, int) and n in trials]
+    if pareto:
+        shown = []
+        for n in pareto[:5]:
+            figs = _figure_list(trials[n].get("figures"), (metric, cost), units)
+            shown.append(f"trial {n} ({plan_text(trials[n].get('plan'))}" + (f": {figs}" if figs else "") + ")")
+        lines.append(f"Pareto set, best {metric} first: " + "; ".join(shown) + (" ..." if len(pareto) > 5 else "")
+                     + ".")
+    return [lines[0], "", *(f"- {item}" for item in lines[1:]), *([""] if lines[1:] else [])]
+
+
 def render(record: dict) -> str:
     record = record if isinstance(record, dict) else {}
     verdict = shown_verdict(record)
@@ -174,6 +247,7 @@ def render(record: dict) -> str:
     lines = [head + (f" - {_cell(reason)}" if reason else ""), ""]
     if record.get("status") not in (None, "complete"):
         lines += [f"> **Run status: {_cell(record.get('status'))}** - the run did not finish; figures may be missing.", ""]
+    lines += search_lines(record)     # a search run: what was searched and which plan was delivered
     checks = rows_of(record, "checks")
     if checks:  # the proofs first: when one fails, the budgets below were judged on an unproven model
         lines += ["| check | value | tolerance | verdict | how it was measured |", "|---|---:|---:|:---:|---|"]

@@ -69,6 +69,13 @@ th.r, td.r { text-align: right; font-variant-numeric: tabular-nums; }
 .metric { display: inline-block; margin: 0 14px 2px 0; }
 .stepnote { color: var(--muted); font-size: 12px; }
 .warnings li { margin: 2px 0; }
+.trials td.r { white-space: nowrap; }
+.trials tr.delivered td { background: #fff8c5; }
+.trials tr.failed td, .trials tr.infeasible td { color: var(--muted); }
+.mark-pareto { display: inline-block; margin-left: 4px; padding: 0 5px; border-radius: 4px; font-size: 11px;
+               color: var(--pass); border: 1px solid var(--pass); }
+svg.pareto { display: block; margin: 8px 0; max-width: 100%; height: auto; }
+.fail-text { color: var(--fail); font-weight: 600; }
 .section-error { color: var(--fail); font-style: italic; }
 footer { margin-top: 32px; font-size: 12px; border-top: 1px solid var(--line); padding-top: 8px; }
 a { color: #0969da; }
