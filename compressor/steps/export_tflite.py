@@ -32,6 +32,7 @@ def measure_int8(ctx, slot, calibration_samples=200, test_samples=None):
     ctx.record.add_figures(result.figures)
     ctx.record.set_layers(result.layers)
     ctx.record.add_checks(result.checks)
+    ctx.state["int8_checks"] = [row["name"] for row in result.checks]   # a delivered QAT model replaces them
     ctx.state.update(state)
     if {"float_accuracy", "int8_accuracy"} <= set(metrics):
         ctx.state["int8_accuracy"] = {"float": metrics["float_accuracy"]["value"],

@@ -4,8 +4,6 @@ of the model, converted and measured like the PTQ model; the better int8 model i
 from .. import figures
 from .base import FIT_PARAMS, StepKind, StepResult, fit_model, register
 
-INT8_CHECKS = ("int8_max_error_lsb", "int8_top1_agreement", "tflm_vs_tflite_lsb")   # export/int8.py's rows
-
 
 @register
 class Qat(StepKind):
@@ -45,7 +43,8 @@ class Qat(StepKind):
             return StepResult(metrics={f"qat_{k}" if not k.startswith("qat_") else k: v for k, v in metrics.items()},
                               notes=notes + floats + [f"QAT model not delivered ({why}): the PTQ model is kept"])
         # delivered: the QAT model's int8 figures, layer rows and checks replace the PTQ model's
-        ctx.record["checks"] = [c for c in ctx.record["checks"] if c["name"] not in INT8_CHECKS]
+        replaced = set(ctx.state.get("int8_checks", ()))      # every row the PTQ export added (measure_int8)
+        ctx.record["checks"] = [c for c in ctx.record["checks"] if c["name"] not in replaced]
         ctx.record.add_figures(result.figures)
         ctx.record.set_layers(result.layers)
         ctx.record.add_checks(result.checks)
