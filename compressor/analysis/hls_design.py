@@ -303,6 +303,9 @@ def hls_config(model, target, x_sample, *, backend=None, strategy="Latency", reu
             layers[layer.name]["TableSize"] = SMOOTH_TABLE_SIZE
     for name in layers:
         layers[name]["Trace"] = True            # so hls4ml's trace() reports every layer on a divergence
+    # export_hls sizes io_stream FIFOs by plan_fifo_depths (its default): the estimate prices them at those depths
+    # (hls4ml ignores this key)
+    cfg["FifoDepths"] = "sized"
     return with_schedule(cfg, strategy, reuse_factor)
 
 
