@@ -128,3 +128,30 @@ def test_data_free_distiller_moves_the_student_towards_the_teacher():
                                lr=1e-2, epochs=2, steps_per_epoch=40)
     assert {"student_loss", "generator_loss"} <= set(history)
     assert gap() < 0.5 * before
+
+
+def test_hinton_kd_on_softmax_outputs_is_kd_on_their_logits():
+    """A user's classifier usually ends in a softmax: its outputs are read as log-probabilities, which give the same
+    softened distributions and cross-entropy as the logits (softmax is shift-invariant), so the loss must agree."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(16, 6)).astype("float32")
+    y = tf.constant(rng.integers(0, 4, size=16))
+
+    def pair(seed):
+        logits = tf.keras.Sequential([tf.keras.Input((6,)), tf.keras.layers.Dense(4)])
+        logits.set_weights([w * 2.0 for w in tf.keras.Sequential(
+            [tf.keras.Input((6,)), tf.keras.layers.Dense(4, kernel_initializer=tf.keras.initializers.GlorotNormal(
+                seed))]).get_weights()])
+        probs = tf.keras.Sequential([tf.keras.Input((6,)), tf.keras.layers.Dense(4, activation="softmax")])
+        probs.set_weights(logits.get_weights())
+        return logits, probs
+
+    (s_logits, s_probs), (t_logits, t_probs) = pair(1), pair(2)
+    on_logits = Distiller(s_logits, t_logits, temperature=3.0, alpha=0.3)._terms(x, y, t_logits(x), training=False)
+    on_probs = Distiller(s_probs, t_probs, temperature=3.0, alpha=0.3, student_probs=True,
+                         teacher_probs=True)._terms(x, y, t_probs(x), training=False)
+    for name in ("loss", "student_loss", "distillation_loss", "accuracy"):
+        assert float(on_probs[name]) == pytest.approx(float(on_logits[name]), rel=1e-4), name
+    # read as logits, the same probabilities would give another (wrong) distillation term
+    wrong = Distiller(s_probs, t_probs, temperature=3.0, alpha=0.3)._terms(x, y, t_probs(x), training=False)
+    assert float(wrong["distillation_loss"]) != pytest.approx(float(on_logits["distillation_loss"]), rel=1e-2)

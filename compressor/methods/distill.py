@@ -1,7 +1,9 @@
 """Knowledge distillation as Keras models with their own train_step (keras-io "Knowledge Distillation" style).
 
-- Distiller: Hinton response KD for classifiers (SPEC 2); student and teacher emit logits.
+- Distiller: Hinton response KD for classifiers (SPEC 2) on logits.
     loss = alpha * CE(labels, student) + (1 - alpha) * T^2 * KL(softmax(teacher/T) || softmax(student/T))
+  A model that ends in a softmax emits probabilities p: its logits are read as log p (softmax(log p / T) is the
+  same softened distribution), so a user's usual classifier is distilled as it is.
 - TORDistiller: teacher outlier rejection for regression (SPEC 3, seeds/002 eq. 3.4): element by element, where
   |target - teacher| <= epsilon the student's output counts in its normal loss against the target, elsewhere the
   term is 0 (the source's f(x) = 0 choice). The rejected elements are replaced by the target before the loss, so
@@ -77,11 +79,17 @@ class _Base(tf.keras.Model):
 class Distiller(_Base):
     """Hinton KD. Labels are integer class ids (sparse) or one-hot, detected from their shape."""
 
-    def __init__(self, student, teacher, temperature=2.0, alpha=0.5, **kwargs):
+    def __init__(self, student, teacher, temperature=2.0, alpha=0.5, *, student_probs=False, teacher_probs=False,
+                 **kwargs):
         super().__init__(student, teacher, **kwargs)
         if temperature <= 0 or not 0.0 <= alpha <= 1.0:
             raise BadInput(f"distill: temperature {temperature} must be > 0 and alpha {alpha} in [0, 1]")
         self.temperature, self.alpha = float(temperature), float(alpha)
+        self.student_probs, self.teacher_probs = student_probs, teacher_probs   # outputs are softmax probabilities
+
+    @staticmethod
+    def _logits(output, probs):
+        return tf.math.log(tf.clip_by_value(output, 1e-7, 1.0)) if probs else output
 
     def _ce(self, y, logits):
         if y.shape.rank == logits.shape.rank and y.shape[-1] == logits.shape[-1]:
@@ -100,7 +108,8 @@ class Distiller(_Base):
 
     def _terms(self, x, y, teacher_logits, training):
         """The loss and its parts for one batch (student forward inside any active tape)."""
-        student_logits = self.student(x, training=training)
+        student_logits = self._logits(self.student(x, training=training), self.student_probs)
+        teacher_logits = self._logits(teacher_logits, self.teacher_probs)
         student_loss = self._ce(y, student_logits)
         distillation_loss = self.kd_loss(teacher_logits, student_logits)
         return {"loss": self.alpha * student_loss + (1 - self.alpha) * distillation_loss,

@@ -2,7 +2,7 @@
 TOR (teacher outlier rejection), embedding distillation, or data-free."""
 
 from ..errors import BadInput
-from .base import FIT_PARAMS, StepKind, StepResult, evaluate, last_of, prefixed, progress, register
+from .base import FIT_PARAMS, StepKind, StepResult, auto_loss, evaluate, last_of, prefixed, progress, register
 
 METHODS = ("hinton", "tor", "embedding", "data_free")
 
@@ -28,7 +28,8 @@ class Distill(StepKind):
         train, val = (d.x_train, d.y_train), (d.x_val, d.y_val)
         method = params["method"]
         if method == "hinton":
-            distiller = kd.Distiller(student, teacher, temperature=params["temperature"], alpha=params["alpha"])
+            distiller = kd.Distiller(student, teacher, temperature=params["temperature"], alpha=params["alpha"],
+                                     student_probs=_ends_in_softmax(student), teacher_probs=_ends_in_softmax(teacher))
         elif method == "tor":
             distiller = kd.TORDistiller(student, teacher, epsilon=params["epsilon"], loss=params["loss"] or "esr_dc")
         elif method == "embedding":
@@ -49,3 +50,7 @@ class Distill(StepKind):
         metrics = {**evaluate(ctx, student), **last_of(history)}
         metrics.update(prefixed("teacher_", evaluate(ctx, ctx.models[step.teacher])))
         return StepResult(metrics=metrics, detail={"method": method})
+
+
+def _ends_in_softmax(model):
+    return not auto_loss(model, "classification")[1]["from_logits"]
