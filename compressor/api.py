@@ -213,12 +213,17 @@ def write_record(record, out) -> list:
     return list(paths.values())
 
 
-def search(recipe, *, quick=False, trials=None, time_budget_s=None, address=None, resume=False, out=None,
-           budgets=None, seed=None, cpus=None, first=None, log=None) -> Run:
+def search(recipe=None, *, model=None, target=None, data=None, quick=False, trials=None, time_budget_s=None,
+           trial_timeout_s=None, address=None, resume=False, out=None, budgets=None, seed=None, cpus=None,
+           first=None, log=None) -> Run:
     """Search `recipe`'s compression plans (its `search:` block) under every budget on Ray Tune (local, or the
     cluster at `address` / RAY_ADDRESS) and deliver the best plan that fits, exported and checked, into `out`: the
-    Run of that delivery, run.record["search"] the trials, the Pareto set and the plan. No plan fits:
-    compressor.search.runner.NoPlanFits (exit 3); stopped: Interrupted (resume=True continues)."""
+    Run of that delivery, run.record["search"] the trials, the Pareto set and the plan. Your own `model` (a Keras
+    model or file) with labelled `data` and a `target`: searched with the target's default search recipe
+    (recipes/default_mcu_search.yaml: width with distillation from your model, pruning sparsity) unless `recipe`
+    says otherwise. No plan fits: compressor.search.runner.NoPlanFits (exit 3); stopped: Interrupted (resume=True
+    continues)."""
     from .search import search as run_search
-    return run_search(recipe, quick=quick, trials=trials, time_budget_s=time_budget_s, address=address,
-                      resume=resume, out=out, budgets=budgets, seed=seed, cpus=cpus, first=first, log=log)
+    return run_search(recipe, model=model, target=target, data=data, quick=quick, trials=trials,
+                      time_budget_s=time_budget_s, trial_timeout_s=trial_timeout_s, address=address, resume=resume,
+                      out=out, budgets=budgets, seed=seed, cpus=cpus, first=first, log=log)

@@ -6,6 +6,7 @@
     compress check report.json [--budget k=v ...]
     compress list targets | recipes | models
     compress search --recipe R [--quick] [--trials N] [--time-budget S] [--address A] [--resume] [--budget ...]
+    compress search --target T --model M --data D [--budget ...] ...   your own model, searched
 """
 
 import argparse
@@ -42,6 +43,7 @@ def _run_parser():
                        "  compress check report.json          re-judge a saved report's budgets (CI gate)\n"
                        "  compress list targets|recipes|models\n"
                        "  compress search --recipe R [--quick]   the best plan under the budgets (Ray Tune)\n"
+                       "  compress search --target T --model M --data D   your model, searched to fit T\n"
                        "exit codes: 0 every budget holds, 2 bad input, 3 a budget fails, 4 a check failed "
                        "(int8 vs Keras, TFLM vs TFLite, C-sim vs QKeras)")
     p.add_argument("--target", help="hardware target name (compress list targets) or a target .yaml")
@@ -84,10 +86,17 @@ def _sub_parser(command):
     elif command == "search":
         p.description = ("Search a recipe's compression plans (its `search:` block) under the budgets on Ray Tune; "
                          "deliver the best plan that fits, exported and checked. Exit 3: no plan met every budget.")
-        p.add_argument("--recipe", required=True, help="a shipped recipe name or a recipe .yaml with a search block")
+        p.add_argument("--recipe", help="a shipped recipe name or a recipe .yaml with a search block (with --model: "
+                                        "default recipes/default_<kind>_search.yaml)")
+        p.add_argument("--model", help="your Keras model (.keras, .h5), searched for --target on --data")
+        p.add_argument("--target", help="with --model: the board to fit (compress list targets) or a target .yaml")
+        p.add_argument("--data", help="with --model: labelled data (.npz with x and y, or a folder of labelled "
+                                      "audio); every trial trains")
         p.add_argument("--quick", action="store_true", help="the search's quick profile (few clips, tiny epochs)")
         p.add_argument("--trials", type=int, help="how many plans to try (default: the recipe's)")
         p.add_argument("--time-budget", type=float, metavar="S", help="stop starting trials after S seconds")
+        p.add_argument("--trial-timeout", type=float, metavar="S", help="a trial running longer than S seconds is "
+                       "recorded failed (checked at each epoch's end and each step)")
         p.add_argument("--address", help="a Ray cluster (default: RAY_ADDRESS, else a local Ray on this machine)")
         p.add_argument("--cpus", type=int, help="local Ray: CPUs, one trial each (default: up to 2)")
         p.add_argument("--resume", action="store_true", help="continue a stopped search in --out")
@@ -183,7 +192,8 @@ def run(argv) -> int:
             return _check(args)
         if argv[0] == "search":
             from .api import search
-            run = search(args.recipe, quick=args.quick, trials=args.trials, time_budget_s=args.time_budget,
+            run = search(args.recipe, model=args.model, target=args.target, data=args.data, quick=args.quick,
+                         trials=args.trials, time_budget_s=args.time_budget, trial_timeout_s=args.trial_timeout,
                          address=args.address, cpus=args.cpus, resume=args.resume, out=args.out, seed=args.seed,
                          budgets=parse_budgets(args.budget))
             _print_record(run.record, run.out)

@@ -44,6 +44,7 @@ class Context:
     diverged: str | None = None                     # where the loss became NaN / infinite
     logger: Callable = print                        # progress lines go here (the CLI prints them)
     on_step: Callable | None = None                 # called with each finished step's record entry
+    on_epoch: Callable | None = None                # called with (the model being fitted, epoch) after each epoch
     budgets: dict = field(default_factory=dict)     # the user's and the recipe's limits (the qat step's tolerance)
 
     def log(self, msg):
@@ -73,12 +74,13 @@ GENERIC = "generic"     # a recipe for any model (recipes/default_*.yaml): the f
 
 
 def run_recipe(recipe, *, data=None, out=None, quick=False, resume=False, seed=None, budgets=None, models=None,
-               log=None, on_step=None, target=None, write_reports=True) -> Run:
+               log=None, on_step=None, on_epoch=None, target=None, write_reports=True) -> Run:
     """Run `recipe` (a shipped recipe name, a YAML path or a Recipe) and return the Run; reports land in `out`.
     `data` is a folder, "builtin", or a prepared Dataset (a user model's data: compressor/user_data.py); `models`
     hands in-memory Keras models into slots (slot -> model, instead of building them; a slot whose path is
     "{model}" must get one); `target` replaces the recipe's; `log` receives the progress lines (default: print);
-    `on_step(entry)` is called after each finished step (timings, memory ...)."""
+    `on_step(entry)` is called after each finished step (timings, memory ...), `on_epoch(model, epoch)` after each
+    training epoch of any step (the search reports its trials' progress so poor ones stop early)."""
     from . import families, steps
     from .analysis.budgets import normalize
     from .audio.dataset import Dataset, load_data
@@ -132,7 +134,7 @@ def run_recipe(recipe, *, data=None, out=None, quick=False, resume=False, seed=N
     for change in dataset.changes + dataset.preparation:   # resampling, padding ...; the feature cache: said once
         say(f"data: {change}")
     ctx = Context(recipe, target, family, dataset, out, seed, quick, record, logger=say, on_step=on_step,
-                  budgets=_tightest(recipe.budgets, budgets))
+                  on_epoch=on_epoch, budgets=_tightest(recipe.budgets, budgets))
     set_seed(seed)                          # the models' initial weights come from the seed too
     ctx.models = build_models(recipe, dataset, given=models)
     if data_source not in (None, "builtin"):

@@ -91,5 +91,50 @@ def test_no_fit_names_the_budget_every_trial_failed(recipe):
     assert "flash_bytes <= 1,000 (cli) failed by 2 of 2 judged trial(s)" == _why_none(entries)
     section = search_section(entries, search_spec(recipe, "mcu"), {}, False)
     assert section["delivered"] is None and section["counts"] == {"trials": 3, "ok": 2, "failed": 1,
-                                                                   "infeasible": 0, "fit": 0}
+                                                                   "infeasible": 0, "stopped_early": 0, "fit": 0}
     assert "no plan delivered: flash_bytes" in section["summary"]
+
+
+def test_a_users_model_plan_keeps_it_as_given_at_width_1_and_distills_a_narrower_one():
+    from compressor.search.runner import as_given_plan
+    user = load_checked_recipe("default_mcu_search")
+    spec = search_spec(user, "mcu", quick=True)
+    assert spec.early_stop is None and search_spec(user, "mcu").early_stop is None
+    on = search_spec(dataclasses.replace(user, search={**user.search, "early_stop": {"grace_epochs": 3}}), "mcu")
+    assert on.early_stop == {"grace_epochs": 3, "reduction_factor": 3}
+    given = plan_recipe(user.profile(True), spec, {"width": 1.0, "sparsity": 0.0}, deliver=True)
+    assert [s.kind for s in given.steps] == ["export_tflite"] and set(given.models) == {"model"}
+    pruned = plan_recipe(user.profile(True), spec, {"width": 1.0, "sparsity": 0.5})
+    assert [s.kind for s in pruned.steps] == ["prune"]      # the model as given, pruned: the first step
+    narrow = plan_recipe(user.profile(True), spec, {"width": 0.5, "sparsity": 0.0}, deliver=True)
+    assert [(s.kind, s.teacher) for s in narrow.steps] == [("distill", "original"), ("export_tflite", None)]
+    assert as_given_plan(spec) == {"width": 1.0, "sparsity": 0.0}
+
+
+@pytest.mark.parametrize("block, match", [
+    ({"trial_timeout_s": 0}, "trial_timeout_s: a positive number"),
+    ({"early_stop": {"grace": 2}}, "early_stop: true, false, or a mapping"),
+    ({"early_stop": {"grace_epochs": 0}}, "grace_epochs: a whole number"),
+])
+def test_timeout_and_early_stop_mistakes_name_the_field(recipe, block, match):
+    with pytest.raises(BadInput, match=match):
+        search_spec(dataclasses.replace(recipe, search=block), "mcu")
+
+
+def test_figures_print_without_scientific_notation(recipe):
+    from compressor.search.text import readable
+    assert [readable(v) for v in (26816, 1e6, 0.045123, 0.79166, 3.2e-5, 0)] == [
+        "26,816", "1,000,000", "0.04512", "0.7917", "0.000032", "0"]
+    entries = [entry(0.8, 123456, fits=True)]
+    section = search_section(entries, search_spec(recipe, "mcu"), {}, False)
+    assert "accuracy 0.8, macs 123,456)" in section["summary"] and "e+" not in section["summary"]
+
+
+def test_a_trial_stopped_early_is_recorded_so_and_left_out_of_the_pareto_set(recipe):
+    from compressor.search.early import EPOCH_KEY, stopped_entry
+    stopped = stopped_entry({"width": 0.25}, {"training_iteration": 2, EPOCH_KEY: 0.3125}, "accuracy")
+    assert stopped["status"] == "stopped early" and stopped["why"] == (
+        "stopped by ASHA after 2 epoch(s): accuracy 0.3125 on the validation split")
+    section = search_section([entry(0.8, 10), stopped], search_spec(recipe, "mcu"), {}, False)
+    assert section["pareto"] == [1] and section["counts"]["stopped_early"] == 1
+    assert "1 stopped early" in section["summary"]

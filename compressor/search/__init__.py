@@ -7,10 +7,13 @@ delivered, the Pareto front of the trials in its report (record["search"]).
     plans.py     a plan applied to a recipe: the changed Recipe and the models handed into its slots
     width.py     a Keras model with its layers' widths scaled (zoo models without a `width` argument)
     feasible.py  the cheap check: counted params / MACs of a plan against the counted budgets, before training
-    trial.py     one trial, in a Ray worker: the plan through the engine -> its figures and status
+    user.py      the user's own model (compress search --model): its slots, and its bytes for the Ray workers
+    trial.py     one trial, in a Ray worker: the plan through the engine -> its figures and status (timeout included)
+    early.py     early stopping: each epoch's validation metric reported, ASHA stopping the poor trials
     tuner.py     Ray Tune: local or a cluster, the Optuna sampler, stop / resume
     pareto.py    the non-dominated feasible trials
     runner.py    the whole search: trials, the choice, the delivered run and its report
+    text.py      figures as the search prints them
 """
 
 from .runner import search  # noqa: F401

@@ -2,7 +2,9 @@
 the recipe's own step kinds are used (train, distill, prune, export_tflite): no step is implemented twice.
 
     width     the delivered slot's zoo `width` argument when its builder takes one, else the model built by the zoo
-              with every Conv / Dense width scaled (width.py) and handed in
+              with every Conv / Dense width scaled (width.py) and handed in; for the user's model (a "{model}" slot,
+              user.py) its architecture scaled, and at width 1 the model as given: its distill steps go (a model
+              distilled from itself learns nothing new)
     sparsity  > 0: a prune step (tfmot, the search block's fit parameters) after the last step training the slot
     distill   False: each distill step of the slot becomes a train step with the same schedule, and the steps only
               the teacher needed go
@@ -12,7 +14,7 @@ the recipe's own step kinds are used (train, distill, prune, export_tflite): no 
 import dataclasses
 
 from .. import zoo
-from ..recipe import Recipe, Step, _merge
+from ..recipe import USER_MODEL, Recipe, Step, _merge
 from ..steps.base import AUTO_LOSS, FIT_PARAMS
 
 PRUNE_STEP = "prune_search"
@@ -26,6 +28,8 @@ def plan_recipe(recipe: Recipe, spec, plan: dict, *, deliver: bool = False) -> R
     slot = recipe.deliver
     steps = [Step(s.name, s.kind, s.model, s.teacher, _merge(s.params, spec.steps.get(s.name, {})))
              for s in recipe.steps]
+    if _as_given(recipe, plan):
+        steps = [s for s in steps if not (s.kind == "distill" and s.model == slot)]
     if plan.get("distill") is False:
         steps = [_trained_alone(s) if s.kind == "distill" and s.model == slot else s for s in steps]
         teachers = {s.teacher for s in steps if s.teacher}
@@ -36,7 +40,8 @@ def plan_recipe(recipe: Recipe, spec, plan: dict, *, deliver: bool = False) -> R
         steps = [Step(s.name, s.kind, s.model, s.teacher, {**s.params, **fit_over})
                  if s.model == slot and s.kind in ("train", "distill") else s for s in steps]
     if plan.get("sparsity"):
-        last = max(i for i, s in enumerate(steps) if s.model == slot and s.kind in TRAINING_KINDS)
+        # after the last step training the slot; first when none does (the user's model as given)
+        last = max((i for i, s in enumerate(steps) if s.model == slot and s.kind in TRAINING_KINDS), default=-1)
         prune = Step(PRUNE_STEP, "prune", slot, None, {**spec.prune, "target_sparsity": float(plan["sparsity"])})
         steps.insert(last + 1, prune)
     if not deliver:
@@ -56,27 +61,40 @@ def takes_width(recipe, slot) -> bool:
     return m.zoo is not None and "width" in zoo.spec(m.zoo).default_kwargs
 
 
-def given_models(recipe: Recipe, plan: dict, data, seed: int) -> dict:
+def given_models(recipe: Recipe, plan: dict, data, seed: int, user=None) -> dict:
     """slot -> Keras model the engine takes instead of building it: the width-scaled delivered model when its zoo
-    builder has no `width` argument (built from the seed, as the engine builds its slots)."""
+    builder has no `width` argument (built from the seed, as the engine builds its slots); the user's model `user`
+    in the "{model}" slots - the delivered one scaled (a copy of its own at width 1), the others as given."""
+    from ..graph import fresh_copy
     from ..methods.fit import set_seed
     from ..steps.slots import build_slot
     from .width import scaled
 
-    width = plan.get("width")
+    width = float(plan.get("width", 1.0))
     slot = recipe.deliver
-    if width is None or float(width) == 1.0 or takes_width(recipe, slot) or recipe.models[slot].zoo is None:
-        return {}
-    set_seed(seed)
-    return {slot: scaled(build_slot(recipe.models[slot], data), float(width))}
+    given = {n: user for n, m in recipe.models.items() if m.path == USER_MODEL}
+    if recipe.models[slot].path == USER_MODEL:
+        set_seed(seed)
+        given[slot] = fresh_copy(user) if width == 1.0 else scaled(user, width)
+    elif width != 1.0 and recipe.models[slot].zoo is not None and not takes_width(recipe, slot):
+        set_seed(seed)
+        given[slot] = scaled(build_slot(recipe.models[slot], data), width)
+    return given
 
 
-def delivered_model(recipe: Recipe, plan: dict, data, seed: int):
+def delivered_model(recipe: Recipe, plan: dict, data, seed: int, user=None):
     """The delivered slot's model as the plan builds it, untrained (the cheap check counts it)."""
     from ..steps.slots import build_slot
 
-    given = given_models(recipe, plan, data, seed)
-    return given.get(recipe.deliver) or build_slot(recipe.models[recipe.deliver], data)
+    given = given_models(recipe, plan, data, seed, user)
+    if recipe.deliver in given:
+        return given[recipe.deliver]
+    return build_slot(recipe.models[recipe.deliver], data)
+
+
+def _as_given(recipe: Recipe, plan: dict) -> bool:
+    """The plan delivers the user's model as given: a "{model}" slot at width 1."""
+    return recipe.models[recipe.deliver].path == USER_MODEL and float(plan.get("width", 1.0)) == 1.0
 
 
 def _trained_alone(step: Step) -> Step:

@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 
 from ..analysis.budgets import KNOWN_FIGURES, METRIC_FIGURES
 from ..errors import BadInput
+from .early import early_stop_spec
 
 KNOBS = ("width", "sparsity", "distill", "epochs", "lr")
 # what a plan may change when the recipe's block does not say (MCU targets; the FPGA space is a later slice)
@@ -13,6 +14,9 @@ DEFAULT_OBJECTIVES = {"mcu": {"metric": "accuracy", "cost": "flash_bytes"}}
 MAXIMIZED = ("accuracy", "probe_accuracy", "int8_accuracy", "csim_accuracy")
 DEFAULT_PRUNE = {"loss": "crossentropy", "optimizer": "adam", "lr": 5e-4, "epochs": 2, "batch_size": 32}
 DEFAULT_TRIALS = 16
+BLOCK_FIELDS = ("objectives", "trials", "time_budget_s", "trial_timeout_s", "early_stop", "space", "prune", "quick",
+                "first")
+QUICK_FIELDS = ("trials", "time_budget_s", "trial_timeout_s", "early_stop", "clips", "steps", "prune")
 
 
 @dataclass(frozen=True)
@@ -25,6 +29,8 @@ class SearchSpec:
     prune: dict                     # fit parameters of the prune step a plan with sparsity > 0 adds
     steps: dict = field(default_factory=dict)   # step name -> params override (the quick profile's)
     clips: int | None = None        # train / val / test clips each trial sees (the quick profile's), None: all
+    trial_timeout_s: float | None = None    # a trial running longer is recorded failed ("timeout after S s")
+    early_stop: dict | None = None  # ASHA's grace_epochs and reduction_factor (early.py), None: every trial runs out
 
     @property
     def metric_mode(self) -> str:
@@ -34,26 +40,26 @@ class SearchSpec:
         return {"objectives": {"metric": self.metric, "metric_mode": self.metric_mode, "cost": self.cost,
                                "cost_mode": "min"},
                 "trials": self.trials, "time_budget_s": self.time_budget_s, "space": self.space,
-                "prune": self.prune, "steps": self.steps, "clips": self.clips}
+                "prune": self.prune, "steps": self.steps, "clips": self.clips,
+                "trial_timeout_s": self.trial_timeout_s, "early_stop": self.early_stop}
 
 
-def search_spec(recipe, target_kind, *, quick=False, trials=None, time_budget_s=None) -> SearchSpec:
+def search_spec(recipe, target_kind, *, quick=False, trials=None, time_budget_s=None,
+                trial_timeout_s=None) -> SearchSpec:
     """The recipe's search block (its quick part merged in when `quick`), the command line's trials and time last."""
     where = f"{recipe.path}: field 'search'"
     block = dict(recipe.search or {})
     if target_kind not in DEFAULT_SPACE:
         raise BadInput(f"{where}: searching for a {target_kind} target is not built yet (MCU targets only)")
-    unknown = sorted(set(block) - {"objectives", "trials", "time_budget_s", "space", "prune", "quick", "first"})
+    unknown = sorted(set(block) - set(BLOCK_FIELDS))
     if unknown:
-        raise BadInput(f"{where}: unknown field(s) {', '.join(unknown)} (known: objectives, trials, time_budget_s, "
-                       "space, prune, quick, first)")
+        raise BadInput(f"{where}: unknown field(s) {', '.join(unknown)} (known: {', '.join(BLOCK_FIELDS)})")
     quick_block = block.get("quick") or {}
     if not isinstance(quick_block, dict):
         raise BadInput(f"{where}.quick: expected a mapping")
-    bad = sorted(set(quick_block) - {"trials", "time_budget_s", "clips", "steps", "prune"})
+    bad = sorted(set(quick_block) - set(QUICK_FIELDS))
     if bad:
-        raise BadInput(f"{where}.quick: unknown field(s) {', '.join(bad)} (known: trials, time_budget_s, clips, "
-                       "steps, prune)")
+        raise BadInput(f"{where}.quick: unknown field(s) {', '.join(bad)} (known: {', '.join(QUICK_FIELDS)})")
     objectives = {**DEFAULT_OBJECTIVES[target_kind], **(block.get("objectives") or {})}
     for role in ("metric", "cost"):
         name = objectives.get(role)
@@ -77,12 +83,18 @@ def search_spec(recipe, target_kind, *, quick=False, trials=None, time_budget_s=
         quick_block.get("time_budget_s") if quick else None) or block.get("time_budget_s")
     if not isinstance(trials, int) or isinstance(trials, bool) or trials < 1:
         raise BadInput(f"{where}.trials: a positive whole number, got {trials!r}")
-    if time_budget_s is not None and (not isinstance(time_budget_s, (int, float)) or time_budget_s <= 0):
-        raise BadInput(f"{where}.time_budget_s: a positive number of seconds, got {time_budget_s!r}")
+    trial_timeout_s = trial_timeout_s if trial_timeout_s is not None else (
+        quick_block.get("trial_timeout_s") if quick else None) or block.get("trial_timeout_s")
+    for name, seconds in (("time_budget_s", time_budget_s), ("trial_timeout_s", trial_timeout_s)):
+        if seconds is not None and (not _number(seconds) or seconds <= 0):
+            raise BadInput(f"{where}.{name}: a positive number of seconds, got {seconds!r}")
     clips = quick_block.get("clips") if quick else None
     if clips is not None and (not isinstance(clips, int) or clips < 8):
         raise BadInput(f"{where}.quick.clips: a whole number of at least 8, got {clips!r}")
-    return SearchSpec(objectives["metric"], objectives["cost"], trials, time_budget_s, space, prune, steps, clips)
+    early = early_stop_spec(*((quick_block["early_stop"], f"{where}.quick.early_stop") if quick and "early_stop" in
+                              quick_block else (block.get("early_stop"), f"{where}.early_stop")))
+    return SearchSpec(objectives["metric"], objectives["cost"], trials, time_budget_s, space, prune, steps, clips,
+                      trial_timeout_s, early)
 
 
 def _space(space, where, recipe) -> dict:

@@ -1,7 +1,7 @@
 """One trial, in a Ray worker (one CPU, TensorFlow on one thread): the cheap check, then the plan's recipe through
 the engine, then one report to Ray Tune - the objectives for the sampler and the whole trial entry (JSON) for the
-search record. Whatever goes wrong in the run (an exception, a diverged loss) is the trial's status `failed`, with
-why; the search goes on."""
+search record. Whatever goes wrong in the run (an exception, a diverged loss, more time than the search block's
+trial_timeout_s) is the trial's status `failed`, with why; the search goes on."""
 
 import json
 import math
@@ -11,9 +11,13 @@ import traceback
 
 from ..errors import TrainingDiverged
 
-STATUSES = ("ok", "failed", "infeasible")
+STATUSES = ("ok", "failed", "infeasible", "stopped early")    # the last: early.py
 METRIC_KEY, COST_KEY, ENTRY_KEY = "objective_metric", "objective_cost", "trial_entry"
 PENALTY = 1e30      # what the sampler is told of a plan the cheap check rejected: the worst cost, the worst metric
+
+
+class TrialTimeout(Exception):
+    """The trial ran longer than trial_timeout_s."""
 
 
 def one_thread():
@@ -26,14 +30,24 @@ def one_thread():
 
 
 def run_trial(config, job):
-    """Ray Tune's function trainable: `config` is the plan, `job` what every trial shares (with_parameters)."""
+    """Ray Tune's function trainable: `config` is the plan, `job` what every trial shares (with_parameters). With
+    early stopping, a report after each training epoch too (early.py): every report carries the objectives and the
+    epoch metric, as Ray Tune requires of the searcher's and the scheduler's metrics."""
     from ray import tune
 
-    entry = evaluate(dict(config), job)
-    tune.report({**objectives(entry, job["spec"]), ENTRY_KEY: json.dumps(entry)})
+    from .early import EPOCH_KEY, EpochReporter
+
+    spec = job["spec"]
+    reporter = None
+    if spec.early_stop is not None:
+        reporter = EpochReporter(_family(job["recipe"], job["data"]), job["data"], spec.metric,
+                                 objectives({"status": "infeasible"}, spec))
+    entry = evaluate(dict(config), job, on_epoch=reporter)
+    tune.report({**objectives(entry, spec), EPOCH_KEY: reporter.last if reporter else math.nan,
+                 ENTRY_KEY: json.dumps(entry)})
 
 
-def evaluate(plan, job) -> dict:
+def evaluate(plan, job, on_epoch=None) -> dict:
     """The trial entry of `plan`: {plan, status, why, figures, budgets failed, fits, seconds}."""
     import os
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -41,13 +55,16 @@ def evaluate(plan, job) -> dict:
     from ..engine import run_recipe
     from .feasible import cheap_check
     from .plans import delivered_model, given_models, plan_recipe
+    from .user import unpack
 
     spec, data, seed = job["spec"], job["data"], job["seed"]
     t0 = time.perf_counter()
+    watch = _Watch(spec.trial_timeout_s, t0)
     entry = {"plan": plan, "status": "ok", "why": None, "figures": {}, "failed_budgets": [], "fits": False}
     try:
+        user = unpack(job["user"]) if job.get("user") else None
         recipe = plan_recipe(job["recipe"], spec, plan)
-        counts, failed = cheap_check(delivered_model(recipe, plan, data, seed), job["limits"])
+        counts, failed = cheap_check(delivered_model(recipe, plan, data, seed, user), job["limits"])
         entry["figures"].update(counts)
         if failed:
             entry.update(status="infeasible", failed_budgets=[_short(r) for r in failed],
@@ -55,8 +72,9 @@ def evaluate(plan, job) -> dict:
             return _done(entry, t0)
         with tempfile.TemporaryDirectory(prefix="compressor-trial-") as out:
             run = run_recipe(recipe, data=data, out=out, quick=job["quick"], seed=seed, budgets=job["budgets"],
-                             models=given_models(recipe, plan, data, seed), log=lambda line: None,
-                             write_reports=False)
+                             models=given_models(recipe, plan, data, seed, user), log=watch,
+                             on_epoch=on_epoch, write_reports=False)
+        watch(None)         # the run's end: a trial that finished past its timeout is over time too
         record = run.record
         entry["figures"] = {k: f["value"] for k, f in record["figures"].items()
                             if isinstance(f.get("value"), (int, float))}
@@ -69,6 +87,8 @@ def evaluate(plan, job) -> dict:
             if not _finite(entry["figures"].get(name)):
                 raise ValueError(f"the run reported no {name} figure (the search's objective)")
         entry["fits"] = not failed and not checks
+    except TrialTimeout as e:
+        entry.update(status="failed", why=str(e))
     except TrainingDiverged as e:
         entry.update(status="failed", why=f"diverged: {e}")
     except Exception as e:          # a trial's failure is recorded; the search goes on
@@ -79,12 +99,33 @@ def evaluate(plan, job) -> dict:
 
 def objectives(entry, spec) -> dict:
     """What the sampler sees: the measured objectives; NaN for a failed trial (Optuna records it as failed);
-    the worst values for a plan rejected before training."""
+    the worst values for a plan rejected before training (and for one stopped early, early.py)."""
     if entry["status"] == "ok":
         return {METRIC_KEY: float(entry["figures"][spec.metric]), COST_KEY: float(entry["figures"][spec.cost])}
     if entry["status"] == "infeasible":
         return {METRIC_KEY: -PENALTY if spec.metric_mode == "max" else PENALTY, COST_KEY: PENALTY}
     return {METRIC_KEY: math.nan, COST_KEY: math.nan}
+
+
+def _family(recipe, data):
+    """The family the engine picks for the recipe: a generic recipe's follows the data's task."""
+    from .. import families
+    from ..engine import GENERIC
+
+    return families.for_task(data.task) if recipe.family == GENERIC else families.get(recipe.family)
+
+
+class _Watch:
+    """The engine's progress lines go here (each epoch's end, each step's start): past the timeout, the trial stops
+    there - TrialTimeout raised through the fit -, and once more when the run ends. A trial's own thread cannot be
+    interrupted from outside, so these are the points it can stop at."""
+
+    def __init__(self, timeout_s, t0):
+        self.timeout_s, self.t0 = timeout_s, t0
+
+    def __call__(self, line):
+        if self.timeout_s is not None and time.perf_counter() - self.t0 > self.timeout_s:
+            raise TrialTimeout(f"timeout after {self.timeout_s:g} s")
 
 
 def _done(entry, t0):

@@ -10,6 +10,8 @@ import threading
 import time
 from pathlib import Path
 
+from .early import EPOCH_KEY, stopped_entry
+from .text import readable
 from .trial import COST_KEY, ENTRY_KEY, METRIC_KEY, run_trial
 
 EXPERIMENT = "tune"
@@ -39,6 +41,8 @@ def run_trials(job, state_dir: Path, *, resume=False, log=print):
     from ray import tune
     from ray.tune.search.optuna import OptunaSearch
 
+    from .early import scheduler
+
     spec = job["spec"]
     state_dir = Path(state_dir).absolute()
     exp_dir = state_dir / EXPERIMENT
@@ -56,7 +60,7 @@ def run_trials(job, state_dir: Path, *, resume=False, log=print):
                                 points_to_evaluate=list(job.get("first") or []) or None)
         tuner = tune.Tuner(
             trainable,
-            tune_config=tune.TuneConfig(search_alg=searcher, num_samples=spec.trials,
+            tune_config=tune.TuneConfig(search_alg=searcher, scheduler=scheduler(spec), num_samples=spec.trials,
                                         time_budget_s=spec.time_budget_s, max_concurrent_trials=job["concurrent"]),
             run_config=tune.RunConfig(name=EXPERIMENT, storage_path=str(state_dir), verbose=0,
                                       failure_config=tune.FailureConfig(max_failures=0),
@@ -75,6 +79,9 @@ def run_trials(job, state_dir: Path, *, resume=False, log=print):
             entries.append({"plan": dict(result.config or {}), "status": "failed", "figures": {},
                             "failed_budgets": [], "fits": False,
                             "why": f"{type(result.error).__name__}: {result.error}".strip()[:600]})
+        elif EPOCH_KEY in metrics and not stopped:   # epochs reported, no end, no signal: stopped by Ray Tune
+            entries.append(stopped_entry(result.config, metrics, spec.metric,
+                                         "the search's time budget" if out_of_time else "ASHA"))
         else:
             unfinished += 1
     short = unfinished > 0 or len(entries) < spec.trials
@@ -117,7 +124,7 @@ def _progress_callback_base():
 
 
 class _Progress(_progress_callback_base()):
-    """One line a finished trial: its plan, status and objectives."""
+    """One line a finished trial: its plan, status and objectives (or how far it got, stopped early)."""
 
     def __init__(self, log, spec):
         self.log, self.spec, self.done = log, spec, 0
@@ -130,7 +137,16 @@ class _Progress(_progress_callback_base()):
         self.done += 1
         figs = entry.get("figures", {})
         plan = ", ".join(f"{k}={v}" for k, v in entry.get("plan", {}).items())
-        shown = (f"{self.spec.metric} {figs.get(self.spec.metric, float('nan')):.4g}, {self.spec.cost} "
-                 f"{figs.get(self.spec.cost, float('nan')):.4g}" if entry["status"] == "ok" else entry.get("why"))
+        shown = (f"{self.spec.metric} {readable(figs.get(self.spec.metric))}, {self.spec.cost} "
+                 f"{readable(figs.get(self.spec.cost))}" if entry["status"] == "ok" else entry.get("why"))
         fits = " fits" if entry.get("fits") else (" (a budget fails)" if entry["status"] == "ok" else "")
         self.log(f"search: trial {self.done}: {plan} -> {entry['status']}{fits}: {shown}")
+
+    def on_trial_complete(self, iteration, trials, trial, **info):
+        result = trial.last_result or {}
+        if ENTRY_KEY in result or EPOCH_KEY not in result:
+            return
+        self.done += 1
+        plan = ", ".join(f"{k}={v}" for k, v in (trial.config or {}).items())
+        self.log(f"search: trial {self.done}: {plan} -> stopped early after {result.get('training_iteration')} "
+                 f"epoch(s): {self.spec.metric} {readable(result[EPOCH_KEY])} on the validation split")

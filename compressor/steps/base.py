@@ -166,6 +166,9 @@ def progress(ctx, epochs):
         def on_epoch_end(self, epoch, logs=None):
             shown = ", ".join(f"{k} {v:.4g}" for k, v in (logs or {}).items())
             ctx.log(f"epoch {epoch + 1}/{epochs}: {shown}")
+            on_epoch = getattr(ctx, "on_epoch", None)     # the engine's Context has it; a bare context may not
+            if on_epoch:
+                on_epoch(self.model, epoch)
     return Progress()
 
 
