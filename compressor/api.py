@@ -25,7 +25,7 @@ from .export.int8 import (CALIBRATION_SAMPLES, MAX_ERROR_LSB, MIN_TOP1_AGREEMENT
                           TFLM_MAX_DIFF_LSB, VERIFY_SAMPLES)                       # tolerances, as api.<NAME> too)
 from .figures import counted
 from .graph import model_task
-from .keras_io import load_model
+from .keras_io import model_and_source
 from .record import Run, RunRecord
 from .targets import load_target
 
@@ -37,16 +37,6 @@ def _start(model, source, target, command) -> RunRecord:
     return RunRecord(command, target=dataclasses.asdict(target), model={
         "name": model.name, "source": str(source) if source else None, "family": None, "task": model_task(model),
         "input_shape": list(model.input_shape), "output_shape": list(model.output_shape)})
-
-
-def _model_and_source(model_or_path):
-    """(the Keras model, the file it came from or None): a path is loaded, an in-memory model used as it is."""
-    if isinstance(model_or_path, (str, Path)):
-        return load_model(model_or_path), model_or_path
-    import tensorflow as tf
-    if not isinstance(model_or_path, tf.keras.Model):
-        raise BadInput(f"expected a Keras model or a model file, got {type(model_or_path).__name__}")
-    return model_or_path, None
 
 
 def _inputs(model, data, record, synthetic=32) -> np.ndarray:
@@ -115,7 +105,7 @@ def analyze(model_or_path, target, budgets=None, data=None, command=None, kernel
     kernels = _kernels(target, kernels)
     hls_config = _hls_config(hls_config, target)
     budgets = budget_rules.normalize(budgets, "budgets")
-    model, source = _model_and_source(model_or_path)
+    model, source = model_and_source(model_or_path)
     record = _start(model, source, target, command)
     keras_rows, keras_total = _keras_step(model, record)
     if target.kind == "fpga":
@@ -179,7 +169,7 @@ def compress(model_or_path, target, data=None, out=None, budgets=None, command=N
     named = Path(model_or_path).stem if isinstance(model_or_path, (str, Path)) else model_or_path.name
     out = Path(out) if out else Path("out") / named
     atomic.check_output_folder(out)     # before any work
-    model, source = _model_and_source(model_or_path)
+    model, source = model_and_source(model_or_path)
     where = source or f"model '{model.name}'"
     if len(model.inputs) != 1:
         raise BadInput(f"{where}: {len(model.inputs)} inputs ({', '.join(t.name for t in model.inputs)}); export "

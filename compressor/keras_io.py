@@ -13,6 +13,16 @@ import numpy as np
 from .errors import BadInput
 
 
+def model_and_source(model_or_path):
+    """(the Keras model, the file it came from or None): a path is loaded, an in-memory model used as it is."""
+    if isinstance(model_or_path, (str, Path)):
+        return load_model(model_or_path), model_or_path
+    import tensorflow as tf
+    if not isinstance(model_or_path, tf.keras.Model):
+        raise BadInput(f"expected a Keras model or a model file, got {type(model_or_path).__name__}")
+    return model_or_path, None
+
+
 def load_model(path):
     """A Keras model from a .keras / .h5 file or SavedModel folder, QKeras and tfmot layers included."""
     path = Path(path)

@@ -117,7 +117,7 @@ def search(recipe=None, *, model=None, target=None, data=None, quick=False, tria
 
 def _user_search(recipe, model, target, data, quick, seed, say):
     """(the recipe with the target, the user's Keras model, its Dataset) of `compress search --model M`."""
-    from ..api import _model_and_source
+    from ..keras_io import model_and_source
     from ..engine import load_checked_recipe
     from ..graph import model_task
     from ..targets import load_target
@@ -131,7 +131,7 @@ def _user_search(recipe, model, target, data, quick, seed, say):
     if not user_slots(recipe):
         raise BadInput(f"recipe {recipe.name}: --model needs a recipe whose slots take your model (path "
                        f"\"{{model}}\"), as recipes/default_{kind}_search.yaml")
-    model, source = _model_and_source(model)
+    model, source = model_and_source(model)
     if data is None:
         raise BadInput("compress search --model: every trial trains: give labelled data (--data an .npz with x and "
                        "y, or a folder of labelled audio)")
