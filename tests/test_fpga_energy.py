@@ -134,8 +134,9 @@ def _energy_step(reading, model):
 
 
 def test_the_energy_step_reads_spec7_by_default_and_turn1_by_name(float_cae):
-    """Model 7 / Model 1 of the FPGA CAE (the recipe's figure): 0.274 under spec7 (default), 0.845 under turn1
-    (1-bit binary relu, 4-bit adaptive relu: the quantize step's aliases, SPEC 7's 0.845); `by` names the reading."""
+    """Model 7 / Model 1 of the FPGA CAE (the recipe's figure): 0.274 under spec7 (default); under turn1 the models
+    as their recipes train them: Model 7's adaptive relu as the 4-bit alias against fpga_cae_8bit's explicit 8-bit
+    relu, 0.195 (SPEC 7's 0.845 is with Model 1's 1-bit binary relu, which collapses its MSE); `by` names it."""
     from compressor.steps.energy import Energy
 
     assert Energy.params["reading"][1] == "spec7"
@@ -144,7 +145,7 @@ def test_the_energy_step_reads_spec7_by_default_and_turn1_by_name(float_cae):
     ratio7, ratio1 = spec7.metrics["energy_ratio"], turn1.metrics["energy_ratio"]
     print(f"\nfpga_cae_ternary energy_ratio, untrained: spec7 {ratio7['value']}, turn1 {ratio1['value']}")
     assert ratio7["value"] == pytest.approx(0.3, abs=0.03)
-    assert ratio1["value"] == pytest.approx(0.845, abs=0.01)
+    assert ratio1["value"] == pytest.approx(0.195, abs=0.01)
     assert "SPEC 7 reading" in ratio7["by"] and "turn-1 reading" in ratio1["by"]
     assert spec7.detail["reading"] == "spec7" and turn1.detail["reading"] == "turn1"
 

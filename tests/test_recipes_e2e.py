@@ -135,14 +135,18 @@ def test_metric_budgets_gate_a_run_and_compress_check(runs, capsys):
     assert main(["check", report, "--budget", "accuracy>=0.3", "--budget", "max_metric_drop=0.05"]) == EXIT_OK
 
 
-def test_cae_ternary_quality_sparsity_energy_and_hls(runs):
-    _, record, out = runs("fpga_cae_ternary")
+def test_cae_ternary_fits_its_board_at_the_sources_energy(runs):
+    """Issue 19: Model 7 + pruning at <= 0.35x Model 1's QTools energy (SPEC 7's reading; the source's 0.3) with MSE
+    <= 1.3x the float model's on the same test split, and the decoder's hls4ml design fits the PYNQ-Z2 by the
+    calibrated estimate (io_stream FIFOs at the depths the project was written with): exit 0."""
+    code, record, out = runs("fpga_cae_ternary")
     float_mse = metric(record, "train_float", "mse")
     final_mse = metric(record, "prune", "mse")
-    assert final_mse < 3 * float_mse, f"quantized+pruned MSE {final_mse:.4f} vs float {float_mse:.4f}"
+    assert final_mse <= 1.3 * float_mse, f"quantized+pruned MSE {final_mse:.4f} vs float {float_mse:.4f}"
     assert abs(metric(record, "prune", "sparsity") - 0.57) <= 0.02
-    ratio = metric(record, "energy", "energy_ratio")
-    assert 0 < ratio < 1                               # ternary kernels and 4-bit activations cost less than Model 1
+    assert 0 < metric(record, "energy", "energy_ratio") <= 0.35
+    assert code == EXIT_OK and record["verdict"] == "pass"
+    assert {b["name"] for b in record["budgets"]} >= {"LUT", "FF", "DSP", "BRAM_18K"}
     assert list((out / "hls").rglob("*.so")), "compiled C-simulation library"
     assert record["artifacts"]["hls_project"] == "hls/"
     assert metric(record, "export_hls", "csim_max_error_lsb") <= 128
@@ -153,6 +157,9 @@ def test_cae_ternary_quality_sparsity_energy_and_hls(runs):
 def test_cae_8bit_is_the_energy_reference_with_an_fpga_estimate(runs):
     _, record, _ = runs("fpga_cae_8bit")
     assert metric(record, "energy", "energy_ratio") == pytest.approx(1.0)      # its own reference
+    # "binary relu" trained as SPEC 7 reads it (8-bit): within 2x of Model 7's MSE (1-bit: 0.078, 6x)
+    _, ternary, _ = runs("fpga_cae_ternary")
+    assert metric(record, "prune", "mse") <= 2 * metric(ternary, "prune", "mse")
     assert {"LUT", "DSP", "BRAM_18K", "energy_pj"} <= set(record["figures"])
     assert abs(metric(record, "prune", "sparsity") - 0.57) <= 0.02
 
