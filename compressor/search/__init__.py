@@ -4,9 +4,11 @@ best metric among those meeting every budget is run again with the full steps (i
 delivered, the Pareto front of the trials in its report (record["search"]).
 
     space.py     the `search:` block and the defaults per target kind -> SearchSpec
+    fpga_knobs.py  the FPGA knobs (QKeras quantizers a layer block, hls4ml reuse factor / strategy): checked, applied
     plans.py     a plan applied to a recipe: the changed Recipe and the models handed into its slots
     width.py     a Keras model with its layers' widths scaled (zoo models without a `width` argument)
-    feasible.py  the cheap check: counted params / MACs of a plan against the counted budgets, before training
+    feasible.py  the cheap check before training: counted params / MACs, and on an FPGA the estimate of the plan's
+                 design, against the budgets
     user.py      the user's own model (compress search --model): its slots, and its bytes for the Ray workers
     trial.py     one trial, in a Ray worker: the plan through the engine -> its figures and status (timeout included)
     early.py     early stopping: each epoch's validation metric reported, ASHA stopping the poor trials

@@ -9,6 +9,11 @@ the recipe's own step kinds are used (train, distill, prune, export_tflite): no 
     distill   False: each distill step of the slot becomes a train step with the same schedule, and the steps only
               the teacher needed go
     epochs    the epochs of the slot's training steps;  lr: their learning rate
+    kernel, activation, reuse_factor, strategy   the slot's quantize rules and export_hls schedule (fpga_knobs.py)
+
+A trial's recipe has no export_tflite step (the engine converts the delivered model to int8 to measure it) and its
+export_hls steps only decide the design (`csim: false`): the FPGA estimate prices the part and the schedule the
+delivered export would write, without the C simulation's compile; the delivered plan runs them in full.
 """
 
 import dataclasses
@@ -16,6 +21,7 @@ import dataclasses
 from .. import zoo
 from ..recipe import USER_MODEL, Recipe, Step, _merge
 from ..steps.base import AUTO_LOSS, FIT_PARAMS
+from .fpga_knobs import apply_fpga
 
 PRUNE_STEP = "prune_search"
 EXPORT_KINDS = ("export_tflite", "export_hls")
@@ -23,8 +29,9 @@ TRAINING_KINDS = ("train", "distill", "prune", "qat")
 
 
 def plan_recipe(recipe: Recipe, spec, plan: dict, *, deliver: bool = False) -> Recipe:
-    """`recipe` (its profile already chosen) changed by `plan`; a trial's recipe (deliver=False) has no export
-    steps - the engine still converts the delivered model to int8 to measure it - the delivered one has them all."""
+    """`recipe` (its profile already chosen) changed by `plan`; a trial's recipe (deliver=False) has no
+    export_tflite step - the engine still converts the delivered model to int8 to measure it - and export_hls steps
+    that decide the design only (csim false); the delivered one has them all, in full."""
     slot = recipe.deliver
     steps = [Step(s.name, s.kind, s.model, s.teacher, _merge(s.params, spec.steps.get(s.name, {})))
              for s in recipe.steps]
@@ -44,8 +51,10 @@ def plan_recipe(recipe: Recipe, spec, plan: dict, *, deliver: bool = False) -> R
         last = max((i for i, s in enumerate(steps) if s.model == slot and s.kind in TRAINING_KINDS), default=-1)
         prune = Step(PRUNE_STEP, "prune", slot, None, {**spec.prune, "target_sparsity": float(plan["sparsity"])})
         steps.insert(last + 1, prune)
+    steps = apply_fpga(steps, slot, plan)
     if not deliver:
-        steps = [s for s in steps if s.kind not in EXPORT_KINDS]
+        steps = [Step(s.name, s.kind, s.model, s.teacher, {**s.params, "csim": False}) if s.kind == "export_hls"
+                 else s for s in steps if s.kind != "export_tflite"]
     models = dict(recipe.models)
     width = plan.get("width")
     if width is not None and takes_width(recipe, slot):

@@ -95,7 +95,7 @@ def search(recipe=None, *, model=None, target=None, data=None, quick=False, tria
                          f"(the trials: {out / SEARCH_JSON})")
     plan = section["delivered"]["plan"]
     say(f"search: delivering {_plan_text(plan)} (trial {section['delivered']['trial']}): its full steps again, "
-        "int8 export and checks included")
+        "its exports and their checks included")
     from .plans import given_models, plan_recipe
     final = plan_recipe(base, spec, plan, deliver=True)
     run = run_recipe(final, data=data, out=out, quick=quick, seed=seed, budgets=budgets,

@@ -1,16 +1,24 @@
 """A recipe's `search:` block as a SearchSpec: objectives, trial count and time, the space (knob -> values), the
-prune step a plan adds, and the quick profile's overrides. Every error names the recipe file and the field."""
+prune step a plan adds, and the quick profile's overrides. Every error names the recipe file and the field.
+
+The FPGA knobs (fpga_knobs.py) name layers: `kernel: {"enc_conv*": [2, 4, stochastic_ternary]}` is one knob a
+block, flattened here into the plan key "kernel:enc_conv*" (the sampler draws each block's value on its own)."""
 
 from dataclasses import dataclass, field
 
 from ..analysis.budgets import KNOWN_FIGURES, METRIC_FIGURES
 from ..errors import BadInput
 from .early import early_stop_spec
+from .fpga_knobs import FPGA_KNOBS, check_fpga_knob
 
-KNOBS = ("width", "sparsity", "distill", "epochs", "lr")
-# what a plan may change when the recipe's block does not say (MCU targets; the FPGA space is a later slice)
-DEFAULT_SPACE = {"mcu": {"width": [0.25, 0.5, 0.75, 1.0], "sparsity": [0.0, 0.5, 0.75], "distill": [True, False]}}
-DEFAULT_OBJECTIVES = {"mcu": {"metric": "accuracy", "cost": "flash_bytes"}}
+KNOBS = ("width", "sparsity", "distill", "epochs", "lr") + FPGA_KNOBS
+# what a plan may change when the recipe's block does not say. FPGA: the kernel bits of every quantize rule (one
+# knob) and the hls4ml schedule
+DEFAULT_SPACE = {"mcu": {"width": [0.25, 0.5, 0.75, 1.0], "sparsity": [0.0, 0.5, 0.75], "distill": [True, False]},
+                 "fpga": {"kernel": [4, 6, 8], "reuse_factor": [1, 4, 16, 64],
+                          "strategy": ["Latency", "Resource"]}}
+DEFAULT_OBJECTIVES = {"mcu": {"metric": "accuracy", "cost": "flash_bytes"},
+                      "fpga": {"metric": "accuracy", "cost": "LUT"}}
 MAXIMIZED = ("accuracy", "probe_accuracy", "int8_accuracy", "csim_accuracy")
 DEFAULT_PRUNE = {"loss": "crossentropy", "optimizer": "adam", "lr": 5e-4, "epochs": 2, "batch_size": 32}
 DEFAULT_TRIALS = 16
@@ -50,7 +58,7 @@ def search_spec(recipe, target_kind, *, quick=False, trials=None, time_budget_s=
     where = f"{recipe.path}: field 'search'"
     block = dict(recipe.search or {})
     if target_kind not in DEFAULT_SPACE:
-        raise BadInput(f"{where}: searching for a {target_kind} target is not built yet (MCU targets only)")
+        raise BadInput(f"{where}: searching for a {target_kind} target is not built yet (MCU and FPGA targets)")
     unknown = sorted(set(block) - set(BLOCK_FIELDS))
     if unknown:
         raise BadInput(f"{where}: unknown field(s) {', '.join(unknown)} (known: {', '.join(BLOCK_FIELDS)})")
@@ -68,7 +76,7 @@ def search_spec(recipe, target_kind, *, quick=False, trials=None, time_budget_s=
     if objectives["cost"] in METRIC_FIGURES:
         raise BadInput(f"{where}.objectives.cost: {objectives['cost']} is a task metric; the cost is a resource "
                        "figure (flash_bytes, arena_bytes, latency_s, energy_j, macs, params ...)")
-    space = _space(block.get("space") or DEFAULT_SPACE[target_kind], f"{where}.space", recipe)
+    space = _space(block.get("space") or DEFAULT_SPACE[target_kind], f"{where}.space", recipe, target_kind)
     prune = {**DEFAULT_PRUNE, **(block.get("prune") or {})}
     steps = {}
     if quick:
@@ -97,13 +105,16 @@ def search_spec(recipe, target_kind, *, quick=False, trials=None, time_budget_s=
                       trial_timeout_s, early)
 
 
-def _space(space, where, recipe) -> dict:
+def _space(space, where, recipe, target_kind) -> dict:
     if not isinstance(space, dict) or not space:
         raise BadInput(f"{where}: expected a mapping knob -> list of values")
     out = {}
     for knob, values in space.items():
         if knob not in KNOBS:
             raise BadInput(f"{where}.{knob}: unknown knob (known: {', '.join(KNOBS)})")
+        if knob in FPGA_KNOBS:
+            out.update(check_fpga_knob(knob, values, f"{where}.{knob}", recipe, target_kind))
+            continue
         if not isinstance(values, list) or not values:
             raise BadInput(f"{where}.{knob}: expected a non-empty list of values")
         for v in values:

@@ -64,7 +64,7 @@ def evaluate(plan, job, on_epoch=None) -> dict:
     try:
         user = unpack(job["user"]) if job.get("user") else None
         recipe = plan_recipe(job["recipe"], spec, plan)
-        counts, failed = cheap_check(delivered_model(recipe, plan, data, seed, user), job["limits"])
+        counts, failed = cheap_check(delivered_model(recipe, plan, data, seed, user), job["limits"], recipe, data)
         entry["figures"].update(counts)
         if failed:
             entry.update(status="infeasible", failed_budgets=[_short(r) for r in failed],

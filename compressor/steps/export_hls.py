@@ -1,5 +1,7 @@
 """export_hls: the hls4ml project of a model slot (or the part the family names: the CAE's decoder), its C
-simulation compiled and compared with the QKeras model in this run; the comparison is a check of the verdict."""
+simulation compiled and compared with the QKeras model in this run; the comparison is a check of the verdict.
+With `csim: false` only the design is decided (precisions, strategy, reuse factor - the same hls_design calls the
+export makes) for the run's FPGA estimate: no project, no C simulation, no check (a search trial's export)."""
 
 from .. import figures
 from ..errors import BadInput, VerificationFailed
@@ -10,7 +12,8 @@ from .base import StepKind, StepResult, register
 class ExportHls(StepKind):
     name = "export_hls"
     params = {"submodel": (str, None), "io_type": (str, None), "backend": (str, None), "strategy": (str, None),
-              "reuse_factor": (int, None), "test_samples": (int, 4), "tolerance_lsb": (float, None)}
+              "reuse_factor": (int, None), "test_samples": (int, 4), "tolerance_lsb": (float, None),
+              "csim": (bool, True)}
     needs_trained = True
 
     def run(self, ctx, step, params):
@@ -19,6 +22,8 @@ class ExportHls(StepKind):
 
         part, x = submodel(ctx, step.model, params["submodel"])
         n = params["test_samples"]
+        if not params["csim"]:
+            return design_only(ctx, step, params, part, x[:n])
         options = {k: params[k] for k in ("io_type", "backend", "strategy", "reuse_factor") if params[k] is not None}
         if params["tolerance_lsb"] is not None:
             options["tolerance_lsb"] = params["tolerance_lsb"]
@@ -42,6 +47,30 @@ class ExportHls(StepKind):
         return StepResult(metrics=metrics, notes=result["notes"] + [result["config"]["schedule_reason"]],
                           artifacts={"hls_project": "hls/"},
                           detail={"config": {k: v for k, v in result["config"].items() if k != "hls4ml_config"}})
+
+
+def design(part, x, target, params):
+    """(config, strategy, reuse factor, estimate, reason) of the design export_hls would write for `part`."""
+    from ..analysis.hls_design import choose_schedule, hls_config, replace_po2_biases, with_schedule
+
+    model, _ = replace_po2_biases(part)
+    base = hls_config(model, target, x, backend=params.get("backend"))
+    return choose_schedule(model, lambda s, rf: with_schedule(base, s, rf), target, params.get("strategy"),
+                           params.get("reuse_factor"))
+
+
+def design_only(ctx, step, params, part, x):
+    """The design export_hls would write, for the delivery's estimate (ctx.state["hls"] without a project)."""
+    from ..jsonable import plain
+
+    cfg, strategy, reuse_factor, _, reason = design(part, x, ctx.target, params)
+    # said in every output: a run without the C simulation has no proof that the design computes the model
+    ctx.record.warn(f"{step.name}: csim: false - no hls4ml project and no C simulation; the FPGA figures are the "
+                    "estimate of an unverified design")
+    ctx.state["hls"] = {"slot": step.model, "submodel": params["submodel"], "project_dir": "hls",
+                        "config": {"hls4ml_config": plain(cfg)}, "x_sample": x[:8].tolist()}
+    return StepResult(notes=[f"csim: false - the design only (strategy {strategy}, reuse factor {reuse_factor}, "
+                             f"{reason}): no hls4ml project, no C simulation"])
 
 
 def submodel(ctx, slot, name):
