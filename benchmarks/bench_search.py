@@ -102,7 +102,7 @@ def compressor_arm(model, data, recipe, folder, budget, seed, random_sampler=Fal
 
     tpe = optuna.samplers.TPESampler
     if random_sampler:
-        optuna.samplers.TPESampler = lambda seed=None: optuna.samplers.RandomSampler(seed=seed)
+        optuna.samplers.TPESampler = lambda seed=None, **_: optuna.samplers.RandomSampler(seed=seed)
     out = folder / f"{'random' if random_sampler else 'compressor'}_{seed}"
     try:
         search(recipe, model=model, target="pynq-z2", data=data, out=out, seed=seed, trials=TRIALS,

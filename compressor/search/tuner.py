@@ -35,6 +35,13 @@ def start_ray(address=None, cpus=None, log=print) -> bool:
     return True
 
 
+def startup_trials(trials):
+    """Random trials before TPE models the results. Optuna's default, 10, makes a search of 12 trials random search
+    (benchmarks/results.md section 8); a third of the budget, at least 4 (the first plans then do not depend on
+    the order trials finish in, so a resumed search draws the same) and at most Optuna's 10."""
+    return max(4, min(10, trials // 3))
+
+
 def run_trials(job, state_dir: Path, *, resume=False, log=print):
     """(trial entries in trial order, interrupted?) - every trial Ray Tune ran in this experiment."""
     import optuna
@@ -56,7 +63,8 @@ def run_trials(job, state_dir: Path, *, resume=False, log=print):
         shutil.rmtree(exp_dir, ignore_errors=True)
         space = {k: optuna.distributions.CategoricalDistribution(v) for k, v in spec.space.items()}
         searcher = OptunaSearch(space, metric=[METRIC_KEY, COST_KEY], mode=[spec.metric_mode, "min"],
-                                sampler=optuna.samplers.TPESampler(seed=job["seed"]),
+                                sampler=optuna.samplers.TPESampler(seed=job["seed"],
+                                                                   n_startup_trials=startup_trials(spec.trials)),
                                 points_to_evaluate=list(job.get("first") or []) or None)
         tuner = tune.Tuner(
             trainable,
