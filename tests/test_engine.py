@@ -31,8 +31,8 @@ def variant(tmp_path, recipe, old, new):
     ("params: {submodel: decoder", "params: {submodle: decoder", "unknown field 'submodle'"),
     ("fine_tune: {loss: mse, lr: 0.00005", "fine_tune: {loss: mse, learning_rate: 0.00005", "fine_tune: unknown "
      "field 'learning_rate'"),
-    ("prune: {epochs: 3}", "prune: {epochs: 0}", "field 'epochs': must be at least 1"),
-    ("{fine_tune: {epochs: 2}}", "{fine_tune: {epochs: -1}}", "fine_tune: field 'epochs': must be at least 1"),
+    ("prune: {epochs: 4,", "prune: {epochs: 0,", "field 'epochs': must be at least 1"),
+    ("{fine_tune: {epochs: 3,", "{fine_tune: {epochs: -1,", "fine_tune: field 'epochs': must be at least 1"),
 ])
 def test_recipe_mistakes_are_rejected_before_training(tmp_path, old, new, expected):
     path = variant(tmp_path, "fpga_cae_ternary", old, new)
