@@ -54,8 +54,6 @@ def design_estimate(model, recipe, data) -> dict | None:
     export = next((s for s in recipe.steps if s.kind == "export_hls" and s.model == slot), None)
     if export is None:
         return None
-    from .. import families
-    from ..engine import GENERIC
     from ..methods.quantize import quantize_model
     from ..steps.export_hls import design
     from ..targets import load_target
@@ -64,10 +62,17 @@ def design_estimate(model, recipe, data) -> dict | None:
     for step in recipe.steps:
         if step.kind == "quantize" and step.model == slot:
             model = quantize_model(model, step.params.get("rules") or {}, step.params.get("default"))[0]
-    family = families.for_task(data.task) if recipe.family == GENERIC else families.get(recipe.family)
-    part, x = family.submodel(model, data, export.params.get("submodel"))
+    part, x = recipe_family(recipe, data).submodel(model, data, export.params.get("submodel"))
     _, _, _, estimate, _ = design(part, x[:export.params.get("test_samples", 4)], target, export.params)
     return {k: f["value"] for k, f in estimate["figures"].items() if k in ESTIMATED}
+
+
+def recipe_family(recipe, data):
+    """The family the engine picks for the recipe: a generic recipe's follows the data's task."""
+    from .. import families
+    from ..engine import GENERIC
+
+    return families.for_task(data.task) if recipe.family == GENERIC else families.get(recipe.family)
 
 
 def _estimated(value) -> dict:

@@ -36,11 +36,12 @@ def run_trial(config, job):
     from ray import tune
 
     from .early import EPOCH_KEY, EpochReporter
+    from .feasible import recipe_family
 
     spec = job["spec"]
     reporter = None
     if spec.early_stop is not None:
-        reporter = EpochReporter(_family(job["recipe"], job["data"]), job["data"], spec.metric,
+        reporter = EpochReporter(recipe_family(job["recipe"], job["data"]), job["data"], spec.metric,
                                  objectives({"status": "infeasible"}, spec))
     entry = evaluate(dict(config), job, on_epoch=reporter)
     tune.report({**objectives(entry, spec), EPOCH_KEY: reporter.last if reporter else math.nan,
@@ -105,14 +106,6 @@ def objectives(entry, spec) -> dict:
     if entry["status"] == "infeasible":
         return {METRIC_KEY: -PENALTY if spec.metric_mode == "max" else PENALTY, COST_KEY: PENALTY}
     return {METRIC_KEY: math.nan, COST_KEY: math.nan}
-
-
-def _family(recipe, data):
-    """The family the engine picks for the recipe: a generic recipe's follows the data's task."""
-    from .. import families
-    from ..engine import GENERIC
-
-    return families.for_task(data.task) if recipe.family == GENERIC else families.get(recipe.family)
 
 
 class _Watch:
