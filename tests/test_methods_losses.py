@@ -22,13 +22,20 @@ def test_esr_dc_equals_hand_computed_value():
     assert got == pytest.approx(0.899587, rel=1e-5)
 
 
-def test_esr_dc_is_per_example_then_mean_and_zero_when_equal():
-    y = np.random.default_rng(0).normal(size=(3, 50, 1)).astype("float32")
+def test_esr_dc_is_over_the_whole_batch_and_zero_when_equal():
+    """As the source's training code (CoreAudioML) computes it: one ratio over the batch, so a near-silent example
+    weighs by its energy, not as much as a loud one."""
+    rng = np.random.default_rng(0)
+    y = rng.normal(size=(2, 50, 1)).astype("float32")
+    y[1] *= 1e-4                                            # a note's tail: almost silent
+    yhat = y + rng.normal(scale=0.1, size=y.shape).astype("float32")
     loss = get_loss("esr_dc")
     assert float(loss(y, y)) == pytest.approx(0.0, abs=1e-7)
-    both = float(loss(y[:2], 0.5 * y[:2]))
-    each = [float(loss(y[i:i + 1], 0.5 * y[i:i + 1])) for i in range(2)]
-    assert both == pytest.approx(np.mean(each), rel=1e-5)
+    e, ee = y[:, 1:] - 0.95 * y[:, :-1], (y - yhat)[:, 1:] - 0.95 * (y - yhat)[:, :-1]
+    energy = np.mean(e ** 2)
+    expected = np.mean(ee ** 2) / energy + np.mean(ee.mean(axis=(1, 2)) ** 2) / energy
+    assert float(loss(y, yhat)) == pytest.approx(expected, rel=1e-4)
+    assert float(loss(y, yhat)) < 0.1          # a ratio per example would be ~1e6 for the silent one
 
 
 def test_esr_metric():

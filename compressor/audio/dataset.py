@@ -83,7 +83,8 @@ def cache_dir() -> Path:
 
 
 def _cached_builtin(spec, params, quick, seed):
-    digest = hashlib.sha1(json.dumps(params, sort_keys=True).encode()).hexdigest()[:10]
+    key = {"params": params, "sizes": list(spec.sizes.get(quick, ()))}   # a resized family regenerates its data
+    digest = hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:10]
     name = f"{spec.family}-{'quick' if quick else 'full'}-seed{seed}-v{BUILTIN_VERSION}-{digest}.npz"
     path = cache_dir() / "builtin" / name
     if path.is_file():

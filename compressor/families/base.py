@@ -39,9 +39,9 @@ class Family:
         """(figures, state to keep) of the int8 model on the first `n` test examples, beside the float `model`."""
         return {}, {}
 
-    def device_checks(self, tflite_bytes, model, device, x_verify, data) -> list:
+    def device_checks(self, tflite_bytes, model, device, x_verify, data, metrics) -> list:
         """Check rows beyond the int8 export's own (analysis.budgets.check_row); `device` and `x_verify` are
-        device_form's."""
+        device_form's, `metrics` device_metrics' figures."""
         return []
 
     def submodel(self, model, data, name) -> tuple:
@@ -125,10 +125,7 @@ class Representation(Family):
 
 def esr(y, yhat) -> float:
     """Error-to-signal ratio (plain numpy), from the losses library."""
-    try:
-        from ..methods.losses import esr as _esr
-    except ImportError:  # before steps/losses.py has moved to methods/ (issue 15)
-        from ..steps.losses import esr as _esr
+    from ..methods.losses import esr as _esr
     return _esr(y, yhat)
 
 

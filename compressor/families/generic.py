@@ -28,7 +28,7 @@ class _Generic:
             return super().device_form(model, data, rebuild)
         return recurrent.one_step_form(model, data.x_train)
 
-    def device_checks(self, tflite_bytes, model, device, x_verify, data) -> list:
+    def device_checks(self, tflite_bytes, model, device, x_verify, data, metrics) -> list:
         from ..export import recurrent
         if device is model:
             return []

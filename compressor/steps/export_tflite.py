@@ -50,12 +50,13 @@ def convert_and_measure(ctx, slot, calibration_samples=200, test_samples=None):
     result = int8_export(device, x_cal[:calibration_samples], x_verify, ctx.target,
                          classifier=ctx.family.task == "classification" and device is model,   # not a packed
                          data_label=f"{ctx.data.name}")                                      # [output, state]
-    extra = ctx.family.device_checks(result.tflite_bytes, model, device, x_verify, ctx.data)   # a recurrent model's
-    result.checks += extra                                                              # whole-sequence rows
-    result.failures += [describe(r) for r in extra if r["verdict"] == "fail"]
     metrics = {k: v for sub in result.steps for k, v in sub["metrics"].items()}
     n = min(test_samples or len(ctx.data.x_test), len(ctx.data.x_test))
     device_metrics, state = ctx.family.device_metrics(result.tflite_bytes, model, ctx.data, n, ctx.quick)
     metrics.update(device_metrics)
+    extra = ctx.family.device_checks(result.tflite_bytes, model, device, x_verify, ctx.data,   # a recurrent model's
+                                     device_metrics)                                  # whole-sequence rows ...
+    result.checks += extra
+    result.failures += [describe(r) for r in extra if r["verdict"] == "fail"]
     notes = [n for sub in result.steps for n in sub.get("notes", [])] + ([note] if note else [])
     return result, metrics, state, notes
