@@ -72,7 +72,8 @@ def search(recipe=None, *, model=None, target=None, data=None, quick=False, tria
     limits = {"target": rules.target_limits(target), "recipe": {k: v for k, v in recipe.budgets.items()
                                                                if k != "realtime_sample_rate"}, "cli": budgets}
     job = {"recipe": base, "spec": spec, "data": data, "seed": seed, "quick": quick, "budgets": budgets,
-           "limits": limits, "first": first, "concurrent": None, "user": pack(user) if user is not None else None}
+           "limits": limits, "first": first, "given": given_plan, "concurrent": None,
+           "user": pack(user) if user is not None else None}
     say(f"search: {recipe.name} on {target.name}: {spec.trials} trial(s) over "
         + ", ".join(f"{k} {v}" for k, v in spec.space.items())
         + f"; {spec.metric} ({spec.metric_mode}) against {spec.cost} (min)")
