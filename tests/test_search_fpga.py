@@ -73,6 +73,7 @@ def test_a_list_sets_every_rule_and_the_default_a_new_glob_is_a_rule_of_its_own(
     ({"activation": [True]}, r"activation: value True is out of range"),
     ({"reuse_factor": [0]}, r"reuse_factor: value 0 is out of range \(a whole number, at least 1\)"),
     ({"strategy": ["Fast"]}, r"strategy: value 'Fast' is out of range \(Latency or Resource\)"),
+    ({"io_type": ["io_serial"]}, r"io_type: value 'io_serial' is out of range \(io_parallel or io_stream\)"),
     ({"reuse_factor": []}, r"reuse_factor: expected a non-empty list"),
 ])
 def test_bad_knob_values_are_one_line_naming_the_field(recipe, space, match):
@@ -125,6 +126,18 @@ def test_a_trial_prices_the_plans_design_without_a_c_simulation(tmp_path, tiny):
     assert run.record["figures"]["LUT"]["provenance"] == "estimated"
     assert not (tmp_path / "out" / "hls").exists()
     assert not [c for c in run.record.get("checks") or [] if "C-sim" in c.get("title", "")]
+
+
+def test_io_type_is_a_knob_of_the_export_and_the_estimate_prices_the_io_type_chosen(tiny):
+    from compressor.search.feasible import design_estimate
+
+    model, data = tiny
+    user = load_checked_recipe("default_fpga")
+    spec = search_spec(dataclasses.replace(user, search={"space": {"io_type": ["io_parallel", "io_stream"]}}), "fpga")
+    plans = {io: plan_recipe(user.profile(True), spec, {"io_type": io}) for io in spec.space["io_type"]}
+    assert [s.params["io_type"] for s in plans["io_stream"].steps if s.kind == "export_hls"] == ["io_stream"]
+    parallel, stream = (design_estimate(model, plans[io], data) for io in ("io_parallel", "io_stream"))
+    assert stream["FF"] > parallel["FF"]        # io_stream adds FIFOs between the layers; a Dense net has none else
 
 
 def test_the_cheap_check_rejects_a_design_far_over_a_resource_budget_before_training(tiny):

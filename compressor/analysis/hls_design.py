@@ -277,8 +277,9 @@ def input_layer_names(model) -> list:
     return [t._keras_history.layer.name for t in model.inputs]
 
 
-def hls_config(model, target, x_sample, *, backend=None, strategy="Latency", reuse_factor=1) -> dict:
-    """hls4ml's per-layer config from the quantizers, plus the precisions no quantizer fixes, sized from data."""
+def hls_config(model, target, x_sample, *, backend=None, strategy="Latency", reuse_factor=1, io_type=None) -> dict:
+    """hls4ml's per-layer config from the quantizers, plus the precisions no quantizer fixes, sized from data;
+    `io_type` (io_stream / io_parallel) is recorded for the estimate (hls4ml takes it as the converter's argument)."""
     import hls4ml
 
     backend = backend or target.backend
@@ -306,6 +307,8 @@ def hls_config(model, target, x_sample, *, backend=None, strategy="Latency", reu
     # export_hls sizes io_stream FIFOs by plan_fifo_depths (its default): the estimate prices them at those depths
     # (hls4ml ignores this key)
     cfg["FifoDepths"] = "sized"
+    if io_type:
+        cfg["IOType"] = io_type
     return with_schedule(cfg, strategy, reuse_factor)
 
 

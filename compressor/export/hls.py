@@ -140,7 +140,7 @@ def export_hls(qmodel, target, out_dir, x_test, *, io_type=None, backend=None, s
     io_type = io_type or ("io_stream" if uses_convolution(model) else "io_parallel")
     backend = backend or target.backend
 
-    base = hls_config(model, target, x_test, backend=backend)
+    base = hls_config(model, target, x_test, backend=backend, io_type=io_type)   # priced as it is exported
 
     def cfg_for(s, rf):
         return with_schedule(base, s, rf)

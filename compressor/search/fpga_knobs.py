@@ -4,6 +4,7 @@
     activation    QKeras activation quantizers of the same rules
     reuse_factor  hls4ml's reuse factor of the export_hls step (1: every product its own multiplier)
     strategy      hls4ml's strategy of the export_hls step: Latency or Resource
+    io_type       hls4ml's io_type of the export_hls step: io_parallel or io_stream
 
 `kernel` and `activation` take a list - one value for every rule of the delivered slot's quantize steps that sets
 that key, and for its `default` rule - or a mapping layer-name glob -> list, one knob a block: the rule keyed by the
@@ -19,9 +20,11 @@ import copy
 
 from ..errors import BadInput
 
-FPGA_KNOBS = ("kernel", "activation", "reuse_factor", "strategy")
+FPGA_KNOBS = ("kernel", "activation", "reuse_factor", "strategy", "io_type")
+SCHEDULE_KNOBS = ("reuse_factor", "strategy", "io_type")     # export_hls parameters of the same names
 QUANTIZER_KNOBS = ("kernel", "activation")
 STRATEGIES = ("Latency", "Resource")
+IO_TYPES = ("io_parallel", "io_stream")
 BITS = {"kernel": (2, 16), "activation": (2, 16)}
 SEP = ":"
 
@@ -68,6 +71,8 @@ def _ok(knob, v) -> bool:
         return whole and v >= 1
     if knob == "strategy":
         return v in STRATEGIES
+    if knob == "io_type":
+        return v in IO_TYPES
     if isinstance(v, str):
         from ..methods.quantize import parse_quantizer
         try:
@@ -84,6 +89,8 @@ def _expected(knob) -> str:
         return "a whole number, at least 1"
     if knob == "strategy":
         return " or ".join(STRATEGIES)
+    if knob == "io_type":
+        return " or ".join(IO_TYPES)
     low, high = BITS[knob]
     return f"{low}-{high} bits or a QKeras quantizer string"
 
@@ -98,7 +105,7 @@ def apply_fpga(steps, slot, plan) -> list:
         if s.model == slot and s.kind == "quantize":
             params = _quantize_params(params, plan)
         elif s.model == slot and s.kind == "export_hls":
-            params = {**params, **{k: plan[k] for k in ("reuse_factor", "strategy") if k in plan}}
+            params = {**params, **{k: plan[k] for k in SCHEDULE_KNOBS if k in plan}}
         out.append(Step(s.name, s.kind, s.model, s.teacher, params) if params is not s.params else s)
     return out
 

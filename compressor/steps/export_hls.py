@@ -54,7 +54,7 @@ def design(part, x, target, params):
     from ..analysis.hls_design import choose_schedule, hls_config, replace_po2_biases, with_schedule
 
     model, _ = replace_po2_biases(part)
-    base = hls_config(model, target, x, backend=params.get("backend"))
+    base = hls_config(model, target, x, backend=params.get("backend"), io_type=params.get("io_type"))
     return choose_schedule(model, lambda s, rf: with_schedule(base, s, rf), target, params.get("strategy"),
                            params.get("reuse_factor"))
 
