@@ -12,9 +12,9 @@ from compressor.recipe import recipe_names
 from compressor.steps import step_params
 from compressor.targets import load_target, target_names
 
-SHIPPED = ["dcase_student_int8", "dcase_student_search", "default_fpga", "default_mcu", "default_mcu_search",
-           "effects_gru_tor", "encodecmae_lite_int8", "fpga_cae_8bit", "fpga_cae_search", "fpga_cae_ternary",
-           "speech_cnn_int8"]     # default_*: for a model of your own
+SHIPPED = ["dcase_student_int8", "dcase_student_search", "default_fpga", "default_fpga_search", "default_mcu",
+           "default_mcu_search", "effects_gru_tor", "encodecmae_lite_int8", "fpga_cae_8bit", "fpga_cae_search",
+           "fpga_cae_ternary", "speech_cnn_int8"]     # default_*: for a model of your own
 
 GOOD = {
     "name": "tiny", "description": "a tiny recipe", "family": "speech", "target": "cortex-m4",

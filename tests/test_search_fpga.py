@@ -153,3 +153,34 @@ def test_the_cheap_check_rejects_a_design_far_over_a_resource_budget_before_trai
     # over the budget, but by less than the factor: training (pruning, zeros) may bring it under - it is trained
     assert cheap_check(model, {"cli": {"LUT": lut / 2}}, trial, data)[1] == []
     assert design_estimate(model, load_checked_recipe("default_mcu"), data) is None      # no export_hls step
+
+
+@pytest.mark.parametrize("task, metric", [("classification", "accuracy"), ("regression", "mse")])
+def test_your_models_fpga_search_reads_its_metric_from_the_task(tiny, tmp_path, task, metric):
+    """`compress search --target pynq-z2 --model M --data D` (recipes/default_fpga_search.yaml): the metric follows
+    the model's task; a plan sets the quantizers and the hls4ml schedule of the model as given."""
+    import tensorflow as tf
+
+    from compressor.search.runner import _user_search
+
+    model, _ = tiny
+    x = np.random.default_rng(1).normal(0, 1, (64, 8)).astype("float32")
+    y = (x[:, 0] > 0).astype("int64") if task == "classification" else x[:, :2]
+    if task == "regression":
+        model = tf.keras.Sequential([tf.keras.Input((8,)), tf.keras.layers.Dense(2)], name="reg")
+    model.save(tmp_path / "m.keras")
+    np.savez(tmp_path / "d.npz", x=x, y=y)
+    recipe, _, data = _user_search(None, str(tmp_path / "m.keras"), "pynq-z2", str(tmp_path / "d.npz"), True, 0,
+                                   lambda line: None)
+    assert recipe.name == "default_fpga_search" and data.task == task
+    spec = search_spec(recipe, "fpga", quick=True)
+    assert (spec.metric, spec.cost, spec.trials) == (metric, "LUT", 8)
+    assert set(spec.space) == {"kernel", "activation", "reuse_factor", "strategy"}
+    plan = plan_recipe(recipe.profile(True), spec, {"kernel": 4, "activation": 4, "reuse_factor": 16,
+                                                    "strategy": "Resource"})
+    quantize, export = plan.steps
+    assert quantize.params["default"]["kernel"] == "quantized_bits(4,0,1)"
+    assert quantize.params["default"]["activation"] == "quantized_relu(4,2)"
+    assert quantize.params["fine_tune"]["epochs"] == 2        # the search's quick profile
+    assert (export.params["reuse_factor"], export.params["strategy"], export.params["csim"]) == (16, "Resource",
+                                                                                                 False)

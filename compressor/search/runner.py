@@ -143,7 +143,18 @@ def _user_search(recipe, model, target, data, quick, seed, say):
     check_teachable(recipe, dataset.task, source or f"model '{model.name}'")
     for change in dataset.changes:
         say(f"data: {change}")
-    return dataclasses.replace(recipe, target=str(target)), model, dataset
+    return dataclasses.replace(recipe, target=str(target), search=_task_metric(recipe.search, dataset.task)), \
+        model, dataset
+
+
+def _task_metric(block, task):
+    """The search block with `metric: auto` read for the model's task: accuracy for a classifier, else MSE (the
+    figures the generic family measures)."""
+    objectives = dict((block or {}).get("objectives") or {})
+    if objectives.get("metric") != "auto":
+        return block
+    objectives["metric"] = "accuracy" if task == "classification" else "mse"
+    return {**block, "objectives": objectives}
 
 
 def _recipe_data(recipe, quick, seed):
