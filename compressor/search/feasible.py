@@ -66,8 +66,10 @@ def _failed(figures, limits_by_source, names) -> list[dict]:
 def int8_estimate(model, recipe, data) -> dict | None:
     """The int8 figures (flash, arena, latency and energy estimates) of the model the recipe's export_tflite step
     would convert from the untrained `model` (the family's device form); None when the recipe has no such step."""
+    from ..steps.base import get as step_kind
+
     slot = recipe.deliver
-    if not any(s.kind == "export_tflite" and s.model == slot for s in recipe.steps):
+    if not any(step_kind(s.kind).name == "export_tflite" and s.model == slot for s in recipe.steps):   # or "ptq"
         return None
     from ..export.int8 import mcu_figures
     from ..steps.slots import build_slot
