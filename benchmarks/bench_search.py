@@ -2,8 +2,10 @@
 space - each Dense layer's kernel quantizer, quantized_bits(b,0,1) with b in BITS, biases and activations 8-bit in
 every arm - and the same trial count:
 
-    compressor   compress search (Ray Tune, Optuna's multi-objective TPE sampler), accuracy against QTools energy
-    random       the same search with Optuna's RandomSampler in its place (random search, on Ray Tune)
+    compressor   compress search (Ray Tune, Optuna's multi-objective TPE sampler told the energy budget as a
+                 constraint, no plan run twice), accuracy against QTools energy
+    random       the same search with Optuna's RandomSampler in its place (random search without repeats, on Ray
+                 Tune; RandomSampler ignores constraints)
     AutoQKeras   qkeras.autoqkeras.AutoQKeras, keras-tuner Bayesian optimization, goal "energy" (QTools)
 
 Each trial fine-tunes the float model's weights with its quantizers for EPOCHS epochs. Every trial's accuracy is on
@@ -36,6 +38,8 @@ CLASSES = 4
 BUDGET_FRACTION = 0.6      # the energy budget: this fraction of the all-8-bit plan's energy
 SEED = 0                   # the data and the float model
 SEARCH_SEEDS = (0, 1, 2)   # each arm runs once a seed: one search's front is luck as much as method
+REPEATS = {}               # (arm, seed) -> proposals of a plan already tried (told, not run), from the search's log
+FAILED = {}                # (arm, seed) -> trials whose run failed (no figures: not in the arm's rows)
 
 
 def make_model_and_data(folder):
@@ -103,15 +107,20 @@ def compressor_arm(model, data, recipe, folder, budget, seed, random_sampler=Fal
     tpe = optuna.samplers.TPESampler
     if random_sampler:
         optuna.samplers.TPESampler = lambda seed=None, **_: optuna.samplers.RandomSampler(seed=seed)
-    out = folder / f"{'random' if random_sampler else 'compressor'}_{seed}"
+    arm = "random" if random_sampler else "compressor"
+    out = folder / f"{arm}_{seed}"
+    lines = []
     try:
         search(recipe, model=model, target="pynq-z2", data=data, out=out, seed=seed, trials=TRIALS,
-               budgets={"energy_pj": budget}, log=lambda line: None)
+               budgets={"energy_pj": budget}, log=lines.append)
     except NoPlanFits:
         pass
     finally:
         optuna.samplers.TPESampler = tpe
+    said = [line for line in lines if "already tried" in line]      # tuner.py's line on the repeats
+    REPEATS[(arm, seed)] = int(said[0].split("proposed ")[1].split()[0]) if said else 0
     trials = json.loads((out / "search.json").read_text())["trials"]
+    FAILED[(arm, seed)] = sum(t["status"] == "failed" for t in trials)
     return [{"accuracy": t["figures"]["accuracy"], "energy_pj": t["figures"]["energy_pj"],
              "bits": [t["plan"][f"kernel:{name}"] for name in LAYERS]} for t in trials if t["status"] == "ok"]
 
@@ -205,7 +214,7 @@ def main():
         e8 = eight_bit_energy(model)
         budget = BUDGET_FRACTION * e8
         recipe = recipe_file(folder)
-        arms = {"compressor (Optuna TPE, multi-objective, Ray Tune)":
+        arms = {"compressor (Optuna TPE, multi-objective, budget as constraint, Ray Tune)":
                 lambda seed: compressor_arm(model, data, recipe, folder, budget, seed),
                 "random search (Optuna RandomSampler, Ray Tune)":
                 lambda seed: compressor_arm(model, data, recipe, folder, budget, seed, random_sampler=True),
@@ -233,22 +242,28 @@ def main():
              f"(1 - accuracy, energy / the all-8-bit plan's), reference point (1, 1.1), by optuna._hypervolume "
              f"(larger is better).", "",
              "| arm | hypervolume, seed " + " / ".join(map(str, SEARCH_SEEDS)) + " | mean | best accuracy under "
-             "the budget, a seed (its bits) | distinct plans a seed | wall time a search |",
+             "the budget, a seed (its bits) | distinct plans a seed (repeats proposed, not run) | wall time a search |",
              "|---|---|---|---|---|---|"]
     for name, runs in results.items():
+        arm = "random" if name.startswith("random") else "compressor" if name.startswith("compressor") else None
         volumes = [hypervolume(rows, e8) for rows in runs]
         bests = []
         for rows in runs:
             top = max((r for r in rows if r["energy_pj"] <= budget), key=lambda r: r["accuracy"], default=None)
             bests.append(f"{top['accuracy']:.4f} ({'/'.join(map(str, top['bits']))})" if top else "none fits")
+        plans = [_distinct(rows, REPEATS.get((arm, s)), FAILED.get((arm, s))) for rows, s in zip(runs, SEARCH_SEEDS)]
         lines.append(f"| {name} | {' / '.join(f'{v:.4f}' for v in volumes)} | {np.mean(volumes):.4f} | "
-                     f"{'; '.join(bests)} | {' / '.join(str(len({tuple(r['bits']) for r in rows})) for rows in runs)} "
-                     f"| {seconds[name] / 60:.1f} min |")
+                     f"{'; '.join(bests)} | {' / '.join(plans)} | {seconds[name] / 60:.1f} min |")
     text = "\n".join(lines) + "\n"
     print(text)
     if len(sys.argv) > 1:
         Path(sys.argv[1]).write_text(text)
     print(json.dumps(results), file=sys.stderr)       # every trial, for the record
+
+
+def _distinct(rows, repeats, failed) -> str:
+    distinct = str(len({tuple(r["bits"]) for r in rows}))
+    return distinct if repeats is None else f"{distinct} ({repeats}{f'; {failed} failed' if failed else ''})"
 
 
 if __name__ == "__main__":

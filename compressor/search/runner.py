@@ -301,7 +301,7 @@ def _engine() -> dict:
     import optuna
     import ray
     return {"tuner": f"ray[tune] {ray.__version__}", "sampler": f"optuna {optuna.__version__} TPESampler "
-            "(multi-objective)"}
+            "(multi-objective, multivariate, budgets as constraints; no plan run twice)"}
 
 
 def _early_stopping(spec):

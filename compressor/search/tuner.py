@@ -1,8 +1,10 @@
 """Ray Tune runs the trials: local by default (ray.init(address="local", num_cpus=n)), a cluster with an address
 (--address or RAY_ADDRESS; never num_cpus then), one CPU a trial, Optuna's multi-objective TPE sampler over the
-space. The experiment's state lives in the output folder: SIGINT or SIGTERM stop the search with it kept (Ray Tune
-saves it), and a resumed search (Tuner.restore) runs only the trials that had not finished."""
+space, told the budgets and never running a plan twice (sampler.py). The experiment's state lives in the output
+folder: SIGINT or SIGTERM stop the search with it kept (Ray Tune saves it), and a resumed search (Tuner.restore)
+runs only the trials that had not finished."""
 
+import math
 import os
 import shutil
 import signal
@@ -46,9 +48,9 @@ def run_trials(job, state_dir: Path, *, resume=False, log=print):
     """(trial entries in trial order, interrupted?) - every trial Ray Tune ran in this experiment."""
     import optuna
     from ray import tune
-    from ray.tune.search.optuna import OptunaSearch
 
     from .early import scheduler
+    from .sampler import MAX_ASKS, DistinctOptunaSearch
 
     spec = job["spec"]
     state_dir = Path(state_dir).absolute()
@@ -62,10 +64,12 @@ def run_trials(job, state_dir: Path, *, resume=False, log=print):
             log(f"search: nothing to resume in {exp_dir}: starting the search")
         shutil.rmtree(exp_dir, ignore_errors=True)
         space = {k: optuna.distributions.CategoricalDistribution(v) for k, v in spec.space.items()}
-        searcher = OptunaSearch(space, metric=[METRIC_KEY, COST_KEY], mode=[spec.metric_mode, "min"],
-                                sampler=optuna.samplers.TPESampler(seed=job["seed"],
-                                                                   n_startup_trials=startup_trials(spec.trials)),
-                                points_to_evaluate=list(job.get("first") or []) or None)
+        searcher = DistinctOptunaSearch(space, seed=job["seed"], metric=[METRIC_KEY, COST_KEY],
+                                        mode=[spec.metric_mode, "min"],
+                                        sampler=optuna.samplers.TPESampler(
+                                            seed=job["seed"], n_startup_trials=startup_trials(spec.trials),
+                                            multivariate=True),     # knobs act jointly on the cost
+                                        points_to_evaluate=list(job.get("first") or []) or None)
         tuner = tune.Tuner(
             trainable,
             tune_config=tune.TuneConfig(search_alg=searcher, scheduler=scheduler(spec), num_samples=spec.trials,
@@ -76,6 +80,11 @@ def run_trials(job, state_dir: Path, *, resume=False, log=print):
     stopped, t0 = [], time.monotonic()
     with _sigterm_as_sigint(stopped):
         results = tuner.fit()
+    searcher = getattr(getattr(getattr(tuner, "_local_tuner", None), "_tune_config", None), "search_alg", None)
+    if getattr(searcher, "repeats", 0):
+        log(f"search: the sampler proposed {searcher.repeats} plan(s) already tried: told their results, not run "
+            "again" + (f"; {searcher.drawn} plan(s) drawn at random after {MAX_ASKS} repeats in a row"
+                       if searcher.drawn else ""))
     out_of_time = spec.time_budget_s is not None and time.monotonic() - t0 >= 0.95 * spec.time_budget_s
     entries, unfinished = [], 0
     for result in sorted(results, key=lambda r: _trial_number(r.path)):
@@ -92,7 +101,8 @@ def run_trials(job, state_dir: Path, *, resume=False, log=print):
                                          "the search's time budget" if out_of_time else "ASHA"))
         else:
             unfinished += 1
-    short = unfinished > 0 or len(entries) < spec.trials
+    plans = math.prod(len(v) for v in spec.space.values())     # a space smaller than the trials ends when all ran
+    short = unfinished > 0 or len(entries) < min(spec.trials, plans)
     return entries, bool(stopped) or (short and not out_of_time)
 
 
