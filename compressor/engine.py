@@ -73,6 +73,22 @@ def load_checked_recipe(recipe) -> Recipe:
 GENERIC = "generic"     # a recipe for any model (recipes/default_*.yaml): the family follows the model's task
 
 
+def recipe_family(recipe, data=None, delivered=None):
+    """The family a recipe runs with: its own, or a generic recipe's from the task of the data (a loaded Dataset),
+    else of the delivered slot's model."""
+    from . import families
+    from .audio.dataset import Dataset
+    from .graph import model_task
+
+    if recipe.family != GENERIC:
+        return families.get(recipe.family)
+    if isinstance(data, Dataset):
+        return families.for_task(data.task)
+    if delivered is None:
+        raise BadInput(f"recipe {recipe.name}: family '{GENERIC}' needs the delivered slot's model handed in")
+    return families.for_task(model_task(delivered))
+
+
 def run_recipe(recipe, *, data=None, out=None, quick=False, resume=False, seed=None, budgets=None, models=None,
                log=None, on_step=None, on_epoch=None, target=None, write_reports=True) -> Run:
     """Run `recipe` (a shipped recipe name, a YAML path or a Recipe) and return the Run; reports land in `out`.
@@ -81,10 +97,9 @@ def run_recipe(recipe, *, data=None, out=None, quick=False, resume=False, seed=N
     "{model}" must get one); `target` replaces the recipe's; `log` receives the progress lines (default: print);
     `on_step(entry)` is called after each finished step (timings, memory ...), `on_epoch(model, epoch)` after each
     training epoch of any step (the search reports its trials' progress so poor ones stop early)."""
-    from . import families, steps
+    from . import steps
     from .analysis.budgets import normalize
     from .audio.dataset import Dataset, load_data
-    from .graph import model_task
     from .methods.fit import set_seed
     from .recipe import USER_MODEL
     from .steps.slots import build_models, shipped_weights_warnings
@@ -101,13 +116,7 @@ def run_recipe(recipe, *, data=None, out=None, quick=False, resume=False, seed=N
     if missing:
         raise BadInput(f"recipe {recipe.name}: slot '{missing[0]}' takes your model: compress --model M --target T "
                        f"--recipe {recipe.name}")
-    if recipe.family == GENERIC:
-        deliver = models.get(recipe.deliver)
-        if deliver is None:
-            raise BadInput(f"recipe {recipe.name}: family '{GENERIC}' needs the delivered slot's model handed in")
-        family = families.for_task(data.task if isinstance(data, Dataset) else model_task(deliver))
-    else:
-        family = families.get(recipe.family)
+    family = recipe_family(recipe, data, models.get(recipe.deliver))
     target = target if target is not None and not isinstance(target, (str, Path)) else load_target(
         target or recipe.target)
     seed = recipe.seed if seed is None else seed

@@ -71,6 +71,7 @@ def int8_estimate(model, recipe, data) -> dict | None:
     slot = recipe.deliver
     if not any(step_kind(s.kind).name == "export_tflite" and s.model == slot for s in recipe.steps):   # or "ptq"
         return None
+    from ..engine import recipe_family
     from ..export.int8 import mcu_figures
     from ..steps.slots import build_slot
     from ..targets import load_target
@@ -95,6 +96,7 @@ def design_estimate(model, recipe, data) -> dict | None:
     export = next((s for s in recipe.steps if s.kind == "export_hls" and s.model == slot), None)
     if export is None:
         return None
+    from ..engine import recipe_family
     from ..methods.quantize import quantize_model
     from ..steps.export_hls import design
     from ..targets import load_target
@@ -106,14 +108,6 @@ def design_estimate(model, recipe, data) -> dict | None:
     part, x = recipe_family(recipe, data).submodel(model, data, export.params.get("submodel"))
     _, _, _, estimate, _ = design(part, x[:export.params.get("test_samples", 4)], target, export.params)
     return {k: f["value"] for k, f in estimate["figures"].items() if k in ESTIMATED}
-
-
-def recipe_family(recipe, data):
-    """The family the engine picks for the recipe: a generic recipe's follows the data's task."""
-    from .. import families
-    from ..engine import GENERIC
-
-    return families.for_task(data.task) if recipe.family == GENERIC else families.get(recipe.family)
 
 
 def _estimated(value) -> dict:

@@ -36,7 +36,7 @@ def run_trial(config, job):
     from ray import tune
 
     from .early import EPOCH_KEY, EpochReporter
-    from .feasible import recipe_family
+    from ..engine import recipe_family
 
     spec = job["spec"]
     reporter = None

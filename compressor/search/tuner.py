@@ -6,6 +6,7 @@ runs only the trials that had not finished."""
 
 import math
 import os
+import re
 import shutil
 import signal
 import threading
@@ -107,11 +108,15 @@ def run_trials(job, state_dir: Path, *, resume=False, log=print):
 
 
 def _trial_number(path) -> int:
-    """Trials in the order Ray Tune made them (its ids end in a counter: run_trial_ab12c_00003_...)."""
-    for part in Path(str(path)).name.split("_"):
-        if len(part) == 5 and part.isdigit():
-            return int(part)
-    return 0
+    """Trials in the order Ray Tune made them: a trial's folder is <trainable>_<8-hex id>_<counter>_<plan>_<time>."""
+    found = re.search(r"_[0-9a-f]{8}_(\d+)_", Path(str(path)).name)
+    return int(found.group(1)) if found else 0
+
+
+def _tag_number(trial) -> str:
+    """A running trial's counter (its experiment tag starts with it: "3_kernel=4,...")."""
+    head = str(getattr(trial, "experiment_tag", "")).split("_", 1)[0]
+    return head if head.isdigit() else "?"
 
 
 class _sigterm_as_sigint:
@@ -142,29 +147,29 @@ def _progress_callback_base():
 
 
 class _Progress(_progress_callback_base()):
-    """One line a finished trial: its plan, status and objectives (or how far it got, stopped early)."""
+    """One line a finished trial: its plan, status and objectives (or how far it got, stopped early), numbered as
+    the record numbers it (the order Ray Tune made the trials; they finish in another)."""
 
     def __init__(self, log, spec):
-        self.log, self.spec, self.done = log, spec, 0
+        self.log, self.spec = log, spec
 
     def on_trial_result(self, iteration, trials, trial, result, **info):
         import json
         entry = json.loads(result.get(ENTRY_KEY, "{}") or "{}")
         if not entry:
             return
-        self.done += 1
         figs = entry.get("figures", {})
         plan = ", ".join(f"{k}={v}" for k, v in entry.get("plan", {}).items())
         shown = (f"{self.spec.metric} {readable(figs.get(self.spec.metric))}, {self.spec.cost} "
                  f"{readable(figs.get(self.spec.cost))}" if entry["status"] == "ok" else entry.get("why"))
         fits = " fits" if entry.get("fits") else (" (a budget fails)" if entry["status"] == "ok" else "")
-        self.log(f"search: trial {self.done}: {plan} -> {entry['status']}{fits}: {shown}")
+        self.log(f"search: trial {_tag_number(trial)}: {plan} -> {entry['status']}{fits}: {shown}")
 
     def on_trial_complete(self, iteration, trials, trial, **info):
         result = trial.last_result or {}
         if ENTRY_KEY in result or EPOCH_KEY not in result:
             return
-        self.done += 1
         plan = ", ".join(f"{k}={v}" for k, v in (trial.config or {}).items())
-        self.log(f"search: trial {self.done}: {plan} -> stopped early after {result.get('training_iteration')} "
-                 f"epoch(s): {self.spec.metric} {readable(result[EPOCH_KEY])} on the validation split")
+        self.log(f"search: trial {_tag_number(trial)}: {plan} -> stopped early after "
+                 f"{result.get('training_iteration')} epoch(s): {self.spec.metric} {readable(result[EPOCH_KEY])} "
+                 "on the validation split")
