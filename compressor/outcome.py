@@ -33,7 +33,7 @@ def headline_metrics(steps, slot) -> dict:
     if ptq:
         drop = ptq["float_accuracy"]["value"] - ptq["int8_accuracy"]["value"]
         out["metric_drop"] = figures.measured(round(drop, 6), "fraction",
-                                              f"accuracy, keras minus int8 TFLite, {ptq['int8_accuracy']['by']}")
+                                              f"accuracy, keras minus {ptq['int8_accuracy']['by']}")
     return out
 
 

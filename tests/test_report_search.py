@@ -151,3 +151,14 @@ def test_a_malformed_search_degrades_to_a_note(record):
     assert summary.render(record).startswith("### ❌ FAIL")
     record["search"] = {"spec": "?", "trials": None, "delivered": "?"}
     assert '<p class="section-error">' not in html.render(record) and summary.render(record)
+
+
+def test_the_samplers_repeats_are_in_the_record_and_the_page(monkeypatch):
+    monkeypatch.setattr(runner, "_engine", lambda: ENGINE)
+    spec = SearchSpec("accuracy", "macs", 8, None, SPACE, {"epochs": 1})
+    section = runner.search_section(ENTRIES, spec, LIMITS, False, repeats={"repeats": 3, "drawn": 0})
+    assert (section["engine"]["sampler_repeats"], section["engine"]["sampler_drawn"]) == (3, 0)
+    record = json.loads((FIXTURES / "dcase.json").read_text())
+    record["search"] = section
+    assert "3 proposal(s) of a plan already tried: told its result, not run" in search_section_html(html.render(record))
+    assert runner.search_section(ENTRIES, spec, LIMITS, False)["engine"]["sampler_repeats"] is None

@@ -46,7 +46,8 @@ def test_search_block_mistakes_name_the_field(recipe, block, match):
 def test_plans_change_only_the_recipe(recipe):
     base, spec = recipe.profile(True), search_spec(recipe, "mcu", quick=True)
     trial = plan_recipe(base, spec, {"width": 0.5, "sparsity": 0.5, "distill": False})
-    assert [(s.name, s.kind) for s in trial.steps] == [("distill", "train"), (PRUNE_STEP, "prune")]
+    assert [(s.name, s.kind) for s in trial.steps] == [("distill", "train"), (PRUNE_STEP, "prune"),
+                                                       ("ptq", "export_tflite")]
     assert set(trial.models) == {"student"}             # the teacher is not needed when the plan does not distill
     assert trial.steps[1].params["target_sparsity"] == 0.5 and trial.steps[0].params["loss"] == "auto"
     assert trial.steps[0].params["epochs"] == 2         # the search's quick profile
@@ -105,10 +106,10 @@ def test_a_users_model_plan_keeps_it_as_given_at_width_1_and_distills_a_narrower
     given = plan_recipe(user.profile(True), spec, {"width": 1.0, "sparsity": 0.0}, deliver=True)
     assert [s.kind for s in given.steps] == ["export_tflite"] and set(given.models) == {"model"}
     pruned = plan_recipe(user.profile(True), spec, {"width": 1.0, "sparsity": 0.5})
-    assert [s.kind for s in pruned.steps] == ["prune"]      # the model as given, pruned: the first step
+    assert [s.kind for s in pruned.steps] == ["prune", "export_tflite"]   # the model as given, pruned first
     narrow = plan_recipe(user.profile(True), spec, {"width": 0.5, "sparsity": 0.0}, deliver=True)
     assert [(s.kind, s.teacher) for s in narrow.steps] == [("distill", "original"), ("export_tflite", None)]
-    assert as_given_plan(spec) == {"width": 1.0, "sparsity": 0.0}
+    assert as_given_plan(spec) == {"width": 1.0, "sparsity": 0.0, "tflite_activations": "int8"}
 
 
 @pytest.mark.parametrize("block, match", [

@@ -58,19 +58,23 @@ def test_the_search_delivers_a_plan_that_fits_with_the_metric_it_costs(model_and
     record = json.loads((out / "report.json").read_text())
     s = record["search"]
     given = s["trials"][0]          # the model as given is measured first: what the delivered plan costs is known
-    assert given["plan"] == {"width": 1.0, "sparsity": 0.0} and given["status"] == "ok" and not given["fits"]
+    assert given["plan"] == {"width": 1.0, "sparsity": 0.0, "tflite_activations": "int8"}
+    assert given["status"] == "ok" and not given["fits"]
     assert {b["name"] for b in given["failed_budgets"]} == {"flash_bytes", "latency_s"}
     delivered = s["delivered"]
     assert delivered["plan"]["width"] < 1.0 and delivered["verdict"] == "pass"
     assert s["metric_cost"]["given"] == given["figures"]["accuracy"]
     assert s["metric_cost"]["delivered"] == delivered["search_figures"]["accuracy"]
     assert "as given ->" in s["summary"] and "e+0" not in s["summary"] and s["summary"] in printed
-    # the delivered plan re-run with its export: under both budgets, int8 and TFLite Micro checked
+    # the delivered plan re-run with its export (int8, or int16 activations): under both budgets, checked against
+    # Keras and in TFLite Micro
     assert record["verdict"] == "pass"
     assert record["figures"]["flash_bytes"]["value"] <= 16000 and record["figures"]["latency_s"]["value"] <= 0.08
-    assert {"int8 vs Keras", "TFLite Micro vs TFLite"} <= {c["title"] for c in record["checks"]
-                                                           if c["verdict"] == "pass"}
-    assert (out / "model_int8.tflite").is_file() and (out / "model_data.cc").is_file()
+    label, name = {"int8": ("int8", "model_int8.tflite"), "int16": ("int16x8", "model_int16x8.tflite")}[
+        delivered["plan"]["tflite_activations"]]
+    assert {f"{label} vs Keras", "TFLite Micro vs TFLite"} <= {c["title"] for c in record["checks"]
+                                                               if c["verdict"] == "pass"}
+    assert record["artifacts"]["tflite"] == name and (out / name).is_file() and (out / "model_data.cc").is_file()
     assert record["model"]["source"] == str(model_and_data[0])
 
 

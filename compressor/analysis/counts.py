@@ -176,7 +176,8 @@ def tflite_layer_counts(tflite_bytes) -> list[dict]:
         params = zeros = nbytes = 0
         bits = None
         for i in consts:
-            if i in seen or tensors[i]["dtype"] not in (np.int8, np.int32, np.int16, np.float32, np.uint8):
+            if i in seen or tensors[i]["dtype"] not in (np.int8, np.int32, np.int16, np.int64, np.float32,
+                                                                np.uint8):   # int64: 16x8 biases
                 continue
             if kind == "TRANSPOSE_CONV" and i == ins[0]:
                 continue  # the output-shape vector, not a weight

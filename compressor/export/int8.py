@@ -1,5 +1,6 @@
 """Int8 TFLite for a Cortex-M, checked in this run: convert, count on the flatbuffer (NeSsi), measure the TFLite
 Micro arena, estimate latency and energy, then verify Keras vs the TFLite interpreter vs TFLite Micro.
+`activations="int16"` makes the same export in TFLite's 16x8 mode (int16 activations, int8 weights; tflite.py).
 
     result = int8_export(model, x_calibration, x_verify, target, classifier=True, data_label="data")
 
@@ -21,6 +22,8 @@ MAX_ERROR_LSB = 16           # int8 vs Keras: beyond this many output LSBs the e
 MIN_TOP1_AGREEMENT = 0.9     # classifiers: fraction of samples whose top-1 class must agree
 TFLM_MAX_DIFF_LSB = 4        # TFLite Micro vs TFLite: TFLM's reference softmax, rsqrt and mean kernels round apart
                              # from TFLite's optimized ones: 1 LSB on CNNs, 3 on the MAE student transformer
+# 16x8: the tolerances above as the same fractions of the output range, in int16 output LSBs (256 to an int8 LSB)
+INT16_LSB_PER_INT8_LSB = 256
 
 
 @dataclasses.dataclass
@@ -35,14 +38,15 @@ class Int8Export:
     failures: list = dataclasses.field(default_factory=list)  # failed checks, one line each
 
 
-def mcu_figures(model, x, target, kernels=None) -> Int8Export:
-    """Convert to int8, count on the flatbuffer (NeSsi), measure the TFLM arena, estimate latency and energy per
-    operator (analysis/mcu.py; `kernels` overrides the target's default kernel library): an Int8Export with no
-    checks yet and the 'int8_tflite' step. Each layer row gets its `latency_s`."""
+def mcu_figures(model, x, target, kernels=None, activations="int8") -> Int8Export:
+    """Convert to int8 (int16 activations with activations="int16"), count on the flatbuffer (NeSsi), measure the
+    TFLM arena, estimate latency and energy per operator (analysis/mcu.py; `kernels` overrides the target's default
+    kernel library): an Int8Export with no checks yet and the 'int8_tflite' step. Each layer row gets its
+    `latency_s`."""
     from . import tflite
 
     started = time.time()
-    tflite_bytes = tflite.to_int8_tflite(model, x[:CALIBRATION_SAMPLES])
+    tflite_bytes = tflite.to_int8_tflite(model, x[:CALIBRATION_SAMPLES], activations)
     return flatbuffer_figures(tflite_bytes, target, kernels, calibrated_on=min(len(x), CALIBRATION_SAMPLES),
                               started=started)
 
@@ -52,16 +56,17 @@ def flatbuffer_figures(tflite_bytes, target, kernels=None, calibrated_on=None, s
     activations, latency and energy per operator: an Int8Export with no checks yet and the 'int8_tflite' step.
     `calibrated_on`: how many samples the converter was calibrated on (None: the flatbuffer came as it is);
     `started`: when the step began (time.time(); default now). Each layer row gets its `latency_s`."""
-    from . import tflm
+    from . import tflite, tflm
 
     started = time.time() if started is None else started
+    activations = tflite.activations_of(tflite_bytes)
     interp = tflm.load(tflite_bytes)   # fails here, naming the operator, if TFLM cannot run the model
     arena = tflm.arena_bytes(interp)
     rows = counts.tflite_layer_counts(tflite_bytes)
     total = counts.totals(rows)
     peak, at = memory.peak_activation_bytes(tflite_bytes)
     ops = mcu_features.operator_features(tflite_bytes)
-    cost = mcu.estimate(ops, target, kernels)
+    cost = mcu.estimate(ops, target, kernels, activations)
     compute = iter(rows)   # operator_features lists the counted operators in the same order as the layer rows
     others = []
     for op, seconds in zip(ops, cost["per_op_s"]):
@@ -69,12 +74,12 @@ def flatbuffer_figures(tflite_bytes, target, kernels=None, calibrated_on=None, s
             next(compute)["latency_s"] = seconds
         elif seconds:
             others.append((op["type"], seconds))
-    nessi = "int8 TFLite, DCASE NeSsi rules"
+    nessi = f"{tflite.format_label(activations)} TFLite, DCASE NeSsi rules"
     figures = {
         "macs": counted(total["macs"], "MAC", nessi),
         "tflite_params": counted(total["params"], "", f"constant tensors of compute operators ({nessi})"),
         "weights_bytes": counted(total["bytes"], "bytes", f"constant tensors of compute operators ({nessi})"),
-        "flash_bytes": counted(len(tflite_bytes), "bytes", "size of model_int8.tflite"),
+        "flash_bytes": counted(len(tflite_bytes), "bytes", f"size of {tflite_name(activations)}"),
         "arena_bytes": measured(arena, "bytes", "tflite-micro arena (print_allocations)"),
         "peak_activation_bytes": estimated(peak, "bytes", f"tensor lifetimes over the TFLite graph (peak at {at})"),
         "latency_s": cost["latency_s"],
@@ -82,19 +87,23 @@ def flatbuffer_figures(tflite_bytes, target, kernels=None, calibrated_on=None, s
     }
     step = {"name": "int8_tflite", "kind": "export", "seconds": round(time.time() - started, 2), "metrics": {},
             "artifacts": {}, "notes": [
-                f"calibrated on {calibrated_on} samples" if calibrated_on is not None
-                else "the flatbuffer as given (already quantized; not converted in this run)",
-                f"MCU latency: {cost['kernels']} kernels, leave-one-model-out error band +-{cost['band'] * 100:.0f} %"]}
+                f"{tflite.format_label(activations)}, calibrated on {calibrated_on} samples"
+                if calibrated_on is not None else "the flatbuffer as given (already quantized; not converted)",
+                f"MCU latency: {cost['kernels']} kernels, " + (
+                    f"leave-one-model-out error band +-{cost['band'] * 100:.0f} %" if activations == "int8" else
+                    "the int8 calibration extrapolated to int16 activations (no 16x8 measurement to fit to)")]}
     if others:
         step["notes"].append("latency outside the layer rows: " + ", ".join(
             f"{kind} {seconds * 1e3:.3g} ms" for kind, seconds in others))
     return Int8Export(tflite_bytes, figures, rows, steps=[step])
 
 
-def int8_export(model, x_calibration, x_verify, target, *, classifier, data_label="data", kernels=None) -> Int8Export:
-    """Convert `model` to full-integer int8, count it (NeSsi), measure the TFLite Micro arena, and check it in this
-    run: Keras vs the TFLite interpreter (LSBs of the output scale, top-1 for classifiers) and TFLite Micro vs
-    TFLite. A failed check is a row with verdict 'fail' and a line in `failures`, not an exception.
+def int8_export(model, x_calibration, x_verify, target, *, classifier, data_label="data", kernels=None,
+                activations="int8") -> Int8Export:
+    """Convert `model` to full-integer int8 (int16 activations with activations="int16"), count it (NeSsi), measure
+    the TFLite Micro arena, and check it in this run: Keras vs the TFLite interpreter (LSBs of the output scale,
+    top-1 for classifiers) and TFLite Micro vs TFLite. A failed check is a row with verdict 'fail' and a line in
+    `failures`, not an exception. A 16x8 model's LSB tolerances are the int8 ones scaled to its int16 outputs.
 
     A model with several outputs gets these rows for each output, in its own output LSBs, named
     'int8_max_error_lsb[<output>]' ... and titled 'int8 vs Keras (<output>)' ... (a single output keeps the plain
@@ -102,8 +111,11 @@ def int8_export(model, x_calibration, x_verify, target, *, classifier, data_labe
     for top-1 agreement are the softmax vectors (classifier_outputs; `classifier` speaks for a single output)."""
     from . import tflite, tflm
 
-    result = mcu_figures(model, x_calibration, target, kernels)
+    from .tflite import format_label
+
+    result = mcu_figures(model, x_calibration, target, kernels, activations)
     started = time.time()
+    label, per_lsb = format_label(activations), INT16_LSB_PER_INT8_LSB if activations == "int16" else 1
     names = list(model.output_names)
     several = len(names) > 1
     classifiers = classifier_outputs(model) if several else (names if classifier else [])
@@ -118,16 +130,17 @@ def int8_export(model, x_calibration, x_verify, target, *, classifier, data_labe
         metrics[f"max_error_lsb{key}"] = measured(round(check["max_error_lsb"], 3), "LSB",
                                                   f"Keras vs TFLite interpreter, {on}")
         metrics[f"mean_error_lsb{key}"] = measured(round(check["mean_error_lsb"], 3), "LSB", f"Keras vs TFLite, {on}")
-        rows.append(budgets.check_row(f"int8_max_error_lsb{key}", f"int8 vs Keras{of}", metrics[f"max_error_lsb{key}"],
-                                      MAX_ERROR_LSB, "<="))
+        rows.append(budgets.check_row(f"int8_max_error_lsb{key}", f"{label} vs Keras{of}",
+                                      metrics[f"max_error_lsb{key}"], MAX_ERROR_LSB * per_lsb, "<="))
         if "top1_agreement" in check:
             metrics[f"top1_agreement{key}"] = measured(check["top1_agreement"], "", f"argmax Keras vs TFLite, {on}")
             metrics[f"top1_agreement_decisive{key}"] = measured(
                 check["top1_agreement_decisive"], "", f"argmax Keras vs TFLite{output}, the "
                 f"{check['decisive_samples']} of {by} whose Keras top-2 gap exceeds 2 output LSBs")
-            rows.append(budgets.check_row(f"int8_top1_agreement{key}", f"int8 vs Keras top-1 ({head}decisive samples)",
+            rows.append(budgets.check_row(f"int8_top1_agreement{key}",
+                                          f"{label} vs Keras top-1 ({head}decisive samples)",
                                           metrics[f"top1_agreement_decisive{key}"], MIN_TOP1_AGREEMENT, ">="))
-        tflm_metric, tflm_row = _tflm_row(micro[check["position"]], yq, on, key, of)
+        tflm_metric, tflm_row = _tflm_row(micro[check["position"]], yq, on, key, of, TFLM_MAX_DIFF_LSB * per_lsb)
         metrics[f"tflm_vs_tflite_lsb{key}"] = tflm_metric
         rows.append(tflm_row)
     result.checks = rows
@@ -174,8 +187,13 @@ def tflm_agreement(tflite_bytes, xq: np.ndarray, yq: np.ndarray, by: str) -> tup
     return _tflm_row(micro, yq, by)
 
 
-def _tflm_row(micro: np.ndarray, yq: np.ndarray, by: str, key="", of="") -> tuple[dict, dict]:
+def _tflm_row(micro: np.ndarray, yq: np.ndarray, by: str, key="", of="",
+              limit=TFLM_MAX_DIFF_LSB) -> tuple[dict, dict]:
     diff = int(np.max(np.abs(micro.astype(np.int32) - yq.reshape(micro.shape).astype(np.int32))))
     metric = measured(diff, "LSB", f"TFLite Micro vs TFLite interpreter, {by}")
-    return metric, budgets.check_row(f"tflm_vs_tflite_lsb{key}", f"TFLite Micro vs TFLite{of}", metric,
-                                     TFLM_MAX_DIFF_LSB, "<=")
+    return metric, budgets.check_row(f"tflm_vs_tflite_lsb{key}", f"TFLite Micro vs TFLite{of}", metric, limit, "<=")
+
+
+def tflite_name(activations="int8") -> str:
+    """The exported flatbuffer's file name: model_int8.tflite, or model_int16x8.tflite (16x8 mode)."""
+    return "model_int16x8.tflite" if activations == "int16" else "model_int8.tflite"

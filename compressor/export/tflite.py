@@ -1,6 +1,10 @@
-"""Full-integer int8 TFLite conversion (int8 input and output) and its check against the Keras model, each output
-against its Keras output (matched by name through the serving signature, or by shape: the converter may reorder
-them)."""
+"""Full-integer TFLite conversion and its check against the Keras model, each output against its Keras output
+(matched by name through the serving signature, or by shape: the converter may reorder them).
+
+Two integer formats, both with int8 weights: `int8` activations (TFLite's default full-integer quantization, int8
+input and output) and `int16` activations (TFLite's 16x8 mode, int16 input and output, int64 biases), which TFLite
+Micro runs where its kernels take int16 (convolutions, fully connected, pooling, softmax ...; a model with another
+operator fails to load there, naming it)."""
 
 import os
 import signal
@@ -15,8 +19,38 @@ import numpy as np
 from ..errors import BadInput, Interrupted, UnsupportedLayer, VerificationFailed
 
 
-def to_int8_tflite(model, calibration: np.ndarray) -> bytes:
-    """Convert with the TFLite converter, calibrated on `calibration` (a batch of float model inputs).
+ACTIVATIONS = ("int8", "int16")   # the activation formats (weights are int8 in both)
+
+
+def activations_of(tflite_bytes) -> str:
+    """'int16' for a 16x8 flatbuffer (int16 input), else 'int8'."""
+    from ..analysis.counts import interpreter
+
+    return "int16" if interpreter(tflite_bytes).get_input_details()[0]["dtype"] == np.int16 else "int8"
+
+
+def format_label(activations: str) -> str:
+    """What reports call the format: 'int8', or 'int16x8' (int16 activations, int8 weights)."""
+    return "int16x8" if activations == "int16" else "int8"
+
+
+def operator_names(tflite_bytes) -> list[str]:
+    """The flatbuffer's operator kinds, sorted, each once (read without preparing the graph)."""
+    import tensorflow as tf
+
+    interp = tf.lite.Interpreter(model_content=tflite_bytes, experimental_op_resolver_type=(
+        tf.lite.experimental.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES))
+    return sorted({op["op_name"] for op in interp._get_ops_details()})
+
+
+def interpreter_label(tflite_bytes) -> str:
+    """What ran a figure: 'int8 TFLite interpreter', or 'int16x8 TFLite interpreter'."""
+    return f"{format_label(activations_of(tflite_bytes))} TFLite interpreter"
+
+
+def to_int8_tflite(model, calibration: np.ndarray, activations: str = "int8") -> bytes:
+    """Convert with the TFLite converter, calibrated on `calibration` (a batch of float model inputs), int8 weights
+    and `activations` int8 or int16 (16x8 mode).
 
     The converter's calibrator can die by SIGSEGV on recurrent layers (GRU / SimpleRNN / Bidirectional at a fixed
     batch size: tensorflow#62281), taking the whole process with it. Those models convert in a fresh Python process,
@@ -24,12 +58,56 @@ def to_int8_tflite(model, calibration: np.ndarray) -> bytes:
     crash into a BadInput. Forking was measured and rejected: once this process has run one conversion, TensorFlow's
     session thread pool does not survive fork() and every forked conversion deadlocks. Models without a recurrent
     layer (the recipes' device models included) convert in this process, as before."""
+    if activations not in ACTIVATIONS:
+        raise BadInput(f"activations: {activations!r} is not a TFLite integer format (known: {', '.join(ACTIVATIONS)})")
     rnn = _recurrent_layer(model)
-    if rnn is not None:
-        converted = _convert_in_child(model, calibration, rnn)
-        if converted is not None:
-            return converted
-    return _convert(model, calibration)
+    converted = _convert_in_child(model, calibration, rnn, activations) if rnn is not None else None
+    if converted is None:
+        converted = _convert(model, calibration, activations)
+    if activations == "int16":
+        _probe_in_child(model.name, converted)
+    return converted
+
+
+def _probe_in_child(name, tflite_bytes):
+    """A 16x8 flatbuffer is prepared and run once by the TFLite interpreter and by TFLite Micro in a child process
+    before this one touches it: on some operators without an int16 kernel (those of a LayerNormalization: RSQRT,
+    SQUARED_DIFFERENCE ..., measured) both interpreters abort the whole process (SIGABRT, no message) instead of
+    failing. A child killed by a signal becomes an UnsupportedLayer; any other failure is left to the interpreters
+    in this process, which say what went wrong."""
+    with tempfile.TemporaryDirectory(prefix="compressor-probe-") as tmp:
+        path = Path(tmp) / "model.tflite"
+        path.write_bytes(tflite_bytes)
+        child = subprocess.run([sys.executable, "-c", "import sys; from compressor.export.tflite import _probe_main;"
+                                " _probe_main(sys.argv[1])", str(path)],
+                               env=_child_env(), stdin=subprocess.DEVNULL, capture_output=True)
+    if child.returncode in (-signal.SIGINT, -signal.SIGTERM):   # the user's Ctrl-C reached the child too
+        raise Interrupted(f"stopped by {signal.Signals(-child.returncode).name} while the int16x8 model was probed")
+    if child.returncode < 0:
+        raise UnsupportedLayer(
+            f"model '{name}': the int16x8 model aborts the TFLite interpreters "
+            f"({signal.Signals(-child.returncode).name}): one of its operators ({', '.join(operator_names(tflite_bytes))}) has no int16 kernel; export it as int8")
+
+
+def _probe_main(path):
+    """The child's side of _probe_in_child."""
+    from tflite_micro.python.tflite_micro import runtime
+
+    from ..analysis.counts import interpreter
+
+    tflite_bytes = Path(path).read_bytes()
+    interpreter(tflite_bytes).invoke()
+    runtime.Interpreter.from_bytes(tflite_bytes, arena_size=PROBE_ARENA_BYTES).invoke()
+
+
+PROBE_ARENA_BYTES = 256 * 1024 * 1024   # the child's TFLite Micro arena: enough for any model it probes
+
+
+def _child_env() -> dict:
+    """The environment of a child Python that imports this package (from this checkout) and TensorFlow quietly."""
+    package_root = str(Path(__file__).resolve().parents[2])
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")])),
+            "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
 
 
 def _recurrent_layer(model):
@@ -40,7 +118,7 @@ def _recurrent_layer(model):
     return next((m for m in [model, *model.submodules] if isinstance(m, rnn)), None)
 
 
-def _convert_in_child(model, calibration, rnn):
+def _convert_in_child(model, calibration, rnn, activations):
     """Bytes converted by a child process, or None when the model cannot make the trip (does not save or reload):
     then it converts in this process, as it always did."""
     with tempfile.TemporaryDirectory(prefix="compressor-convert-") as tmp:
@@ -50,13 +128,9 @@ def _convert_in_child(model, calibration, rnn):
         except Exception:   # a layer without get_config: nothing to hand over
             return None
         np.save(folder / "calibration.npy", np.asarray(calibration, np.float32))
-        package_root = str(Path(__file__).resolve().parents[2])
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_root,
-                                                                         os.environ.get("PYTHONPATH")])),
-               "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
         child = subprocess.run([sys.executable, "-c", "import sys; from compressor.export.tflite import _child_main;"
-                                " sys.exit(_child_main(sys.argv[1]))", str(folder)],
-                               env=env, stdin=subprocess.DEVNULL, capture_output=True)
+                                " sys.exit(_child_main(sys.argv[1], sys.argv[2]))", str(folder), activations],
+                               env=_child_env(), stdin=subprocess.DEVNULL, capture_output=True)
         if child.returncode == 0:
             return (folder / "model.tflite").read_bytes()
         if child.returncode in (-signal.SIGINT, -signal.SIGTERM):   # the user's Ctrl-C reached the child too
@@ -79,7 +153,7 @@ def _convert_in_child(model, calibration, rnn):
 _CHILD_REFUSED, _CHILD_CANNOT_LOAD = 2, 3
 
 
-def _child_main(folder) -> int:
+def _child_main(folder, activations="int8") -> int:
     """The child's side of _convert_in_child: the same conversion, on the saved model."""
     from ..keras_io import load_model
     from ..errors import CompressorError
@@ -90,7 +164,7 @@ def _child_main(folder) -> int:
     except CompressorError:
         return _CHILD_CANNOT_LOAD
     try:
-        tflite_bytes = _convert(model, np.load(folder / "calibration.npy"))
+        tflite_bytes = _convert(model, np.load(folder / "calibration.npy"), activations)
     except CompressorError as e:
         (folder / "error.txt").write_text(str(e))
         return _CHILD_REFUSED
@@ -98,7 +172,7 @@ def _child_main(folder) -> int:
     return 0
 
 
-def _convert(model, calibration: np.ndarray) -> bytes:
+def _convert(model, calibration: np.ndarray, activations: str = "int8") -> bytes:
     import tensorflow as tf
 
     def representative():
@@ -108,9 +182,13 @@ def _convert(model, calibration: np.ndarray) -> bytes:
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.representative_dataset = representative
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    converter.inference_input_type = tf.int8
-    converter.inference_output_type = tf.int8
+    if activations == "int16":
+        ops = tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8
+        converter.target_spec.supported_ops = [ops]
+        converter.inference_input_type = converter.inference_output_type = tf.int16
+    else:
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter.inference_input_type = converter.inference_output_type = tf.int8
     from .tflm import captured_stderr
 
     try:
@@ -118,7 +196,8 @@ def _convert(model, calibration: np.ndarray) -> bytes:
             warnings.simplefilter("ignore")
             return converter.convert()
     except Exception as e:  # the converter's message is pages long; its first "error:" line names the op
-        raise UnsupportedLayer(f"model '{model.name}': the int8 TFLite converter failed: {_first_error(e)}") from None
+        raise UnsupportedLayer(f"model '{model.name}': the {format_label(activations)} TFLite converter failed: "
+                               f"{_first_error(e)}") from None
 
 
 def _first_error(e) -> str:
@@ -129,8 +208,10 @@ def _first_error(e) -> str:
 
 
 def quantize_input(x: np.ndarray, detail: dict) -> np.ndarray:
+    """Float inputs in the input tensor's integer type (int8, or int16 in 16x8 mode)."""
     scale, zero = detail["quantization"]
-    return np.clip(np.round(x / scale + zero), -128, 127).astype(np.int8)
+    kind = np.iinfo(detail["dtype"])
+    return np.clip(np.round(x / scale + zero), kind.min, kind.max).astype(detail["dtype"])
 
 
 def dequantize(q: np.ndarray, detail: dict) -> np.ndarray:

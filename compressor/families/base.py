@@ -88,7 +88,7 @@ class Classifier(Family):
         int8_pred = np.argmax(tflite.dequantize(yq, tflite.output_detail(tflite_bytes)), -1)
         float_pred = np.argmax(model.predict(data.x_test[:n], verbose=0, batch_size=64), -1)
         metrics = {"int8_accuracy": figures.measured(float(np.mean(int8_pred == y)), "fraction",
-                                                     by.format("int8 TFLite interpreter")),
+                                                     by.format(tflite.interpreter_label(tflite_bytes))),
                    "float_accuracy": figures.measured(float(np.mean(float_pred == y)), "fraction",
                                                       by.format("keras"))}
         state = {"confusion": {"int8": confusion(y, int8_pred, len(data.classes)),

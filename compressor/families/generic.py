@@ -69,7 +69,7 @@ def _int8_outputs(tflite_bytes, model, x) -> tuple:
 
     if not recurrent.has_recurrent(model):
         _, yq = tflite.run_tflite(tflite_bytes, x)
-        return tflite.dequantize(yq, tflite.output_detail(tflite_bytes)), "int8 TFLite interpreter"
+        return tflite.dequantize(yq, tflite.output_detail(tflite_bytes)), tflite.interpreter_label(tflite_bytes)
     step, _ = recurrent.tflm_step_function(tflite_bytes)
     outputs, _ = recurrent.stream_sequences(step, recurrent.packed_step_model(model), x)
     per_step = len(model.output_shape) == 3                 # return_sequences: an output at every step

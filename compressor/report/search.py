@@ -90,7 +90,9 @@ def _facts(record, search, metric, mode, cost) -> str:
                                    f"training; {counts.get('fit', 0)} fit every budget")
                       + (f" (of {_e(spec['trials'])} planned)" if spec.get("trials") is not None else "")
                       + (" · resumed" if search.get("resumed") else "")))
-    engine_text = ", ".join(str(v) for k, v in engine.items() if v and k != "early_stopping")
+    engine_text = ", ".join(str(v) for k, v in engine.items() if v and isinstance(v, str) and k != "early_stopping")
+    if isinstance(engine.get("sampler_repeats"), int) and engine["sampler_repeats"]:
+        engine_text += f"; {engine['sampler_repeats']} proposal(s) of a plan already tried: told its result, not run"
     if engine_text:
         pairs.append(("engine", _e(engine_text)))
     pareto = [n for n in _list(search.get("pareto")) if isinstance(n, int)]

@@ -69,7 +69,8 @@ def int8_estimate(model, recipe, data) -> dict | None:
     from ..steps.base import get as step_kind
 
     slot = recipe.deliver
-    if not any(step_kind(s.kind).name == "export_tflite" and s.model == slot for s in recipe.steps):   # or "ptq"
+    export = next((s for s in recipe.steps if step_kind(s.kind).name == "export_tflite" and s.model == slot), None)
+    if export is None:       # (the kind may be called "ptq")
         return None
     from ..engine import recipe_family
     from ..export.int8 import mcu_figures
@@ -83,7 +84,8 @@ def int8_estimate(model, recipe, data) -> dict | None:
     # trained one (measured: 144 bytes less on a 2.8 KB model); give them trained-like values while it converts
     device.set_weights([w if np.any(w) else np.full_like(w, 0.01) for w in weights])
     try:
-        result = mcu_figures(device, x_cal[:INT8_CALIBRATION], load_target(recipe.target))
+        result = mcu_figures(device, x_cal[:INT8_CALIBRATION], load_target(recipe.target),
+                             activations=export.params.get("activations", "int8"))
     finally:
         device.set_weights(weights)
     return {k: result.figures[k] for k in INT8 if k in result.figures}

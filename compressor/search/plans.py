@@ -9,11 +9,13 @@ the recipe's own step kinds are used (train, distill, prune, export_tflite): no 
     distill   False: each distill step of the slot becomes a train step with the same schedule, and the steps only
               the teacher needed go
     epochs    the epochs of the slot's training steps;  lr: their learning rate
+    tflite_activations   int8 or int16 (TFLite's 16x8 mode): the slot's export_tflite steps' `activations` (one is
+              added when the recipe has none)
     kernel, activation, reuse_factor, strategy   the slot's quantize rules and export_hls schedule (fpga_knobs.py)
 
-A trial's recipe has no export_tflite step (the engine converts the delivered model to int8 to measure it) and its
-export_hls steps only decide the design (`csim: false`): the FPGA estimate prices the part and the schedule the
-delivered export would write, without the C simulation's compile; the delivered plan runs them in full.
+A trial's export_hls steps only decide the design (`csim: false`): the FPGA estimate prices the part and the schedule
+the delivered export would write, without the C simulation's compile; the delivered plan runs them in full. Its
+export_tflite steps run as in any run (into the trial's temporary folder): the conversion measures the trial.
 """
 
 import dataclasses
@@ -23,15 +25,14 @@ from ..recipe import USER_MODEL, Recipe, Step, _merge
 from ..steps.base import AUTO_LOSS, FIT_PARAMS
 from .fpga_knobs import apply_fpga
 
-PRUNE_STEP = "prune_search"
+PRUNE_STEP, EXPORT_SEARCH_STEP = "prune_search", "export_search"
 EXPORT_KINDS = ("export_tflite", "export_hls")
 TRAINING_KINDS = ("train", "distill", "prune", "qat")
 
 
 def plan_recipe(recipe: Recipe, spec, plan: dict, *, deliver: bool = False) -> Recipe:
-    """`recipe` (its profile already chosen) changed by `plan`; a trial's recipe (deliver=False) has no
-    export_tflite step - the engine still converts the delivered model to int8 to measure it - and export_hls steps
-    that decide the design only (csim false); the delivered one has them all, in full."""
+    """`recipe` (its profile already chosen) changed by `plan`; a trial's recipe (deliver=False) has export_hls
+    steps that decide the design only (csim false); the delivered one has them in full."""
     slot = recipe.deliver
     steps = [Step(s.name, s.kind, s.model, s.teacher, _merge(s.params, spec.steps.get(s.name, {})))
              for s in recipe.steps]
@@ -52,9 +53,11 @@ def plan_recipe(recipe: Recipe, spec, plan: dict, *, deliver: bool = False) -> R
         prune = Step(PRUNE_STEP, "prune", slot, None, {**spec.prune, "target_sparsity": float(plan["sparsity"])})
         steps.insert(last + 1, prune)
     steps = apply_fpga(steps, slot, plan)
+    if "tflite_activations" in plan:
+        steps = _with_activations(steps, slot, plan["tflite_activations"])
     if not deliver:
         steps = [Step(s.name, s.kind, s.model, s.teacher, {**s.params, "csim": False}) if s.kind == "export_hls"
-                 else s for s in steps if s.kind != "export_tflite"]
+                 else s for s in steps]
     models = dict(recipe.models)
     width = plan.get("width")
     if width is not None and takes_width(recipe, slot):
@@ -104,6 +107,17 @@ def delivered_model(recipe: Recipe, plan: dict, data, seed: int, user=None):
 def _as_given(recipe: Recipe, plan: dict) -> bool:
     """The plan delivers the user's model as given: a "{model}" slot at width 1."""
     return recipe.models[recipe.deliver].path == USER_MODEL and float(plan.get("width", 1.0)) == 1.0
+
+
+def _with_activations(steps, slot, activations):
+    """The slot's export_tflite steps (or "ptq") in the plan's TFLite format; one added at the end when none is."""
+    from ..steps.base import get as step_kind
+
+    exports = [i for i, s in enumerate(steps) if step_kind(s.kind).name == "export_tflite" and s.model == slot]
+    if not exports:
+        return [*steps, Step(EXPORT_SEARCH_STEP, "export_tflite", slot, None, {"activations": activations})]
+    return [Step(s.name, s.kind, s.model, s.teacher, {**s.params, "activations": activations}) if i in exports else s
+            for i, s in enumerate(steps)]
 
 
 def _trained_alone(step: Step) -> Step:

@@ -81,11 +81,11 @@ def search(recipe=None, *, model=None, target=None, data=None, quick=False, tria
     started = start_ray(address, cpus, say)
     try:
         job["concurrent"] = max(1, int(ray.cluster_resources().get("CPU", 1)))
-        entries, interrupted = run_trials(job, out / STATE_DIR, resume=resume, log=say)
+        entries, interrupted, repeats = run_trials(job, out / STATE_DIR, resume=resume, log=say)
     finally:
         if started:
             ray.shutdown()
-    section = search_section(entries, spec, limits, resume, given_plan)
+    section = search_section(entries, spec, limits, resume, given_plan, repeats)
     if interrupted:
         _write_json(out / SEARCH_JSON, section)
         raise Interrupted(f"search stopped with {len(entries)} of {spec.trials} trial(s) done; its state is in "
@@ -167,14 +167,17 @@ def _recipe_data(recipe, quick, seed):
                      frontend=recipe.frontend or None)
 
 
-def search_section(entries, spec, limits, resumed, given_plan=None) -> dict:
+def search_section(entries, spec, limits, resumed, given_plan=None, repeats=None) -> dict:
     """record["search"]: the spec, every trial, the Pareto set (trial numbers), the chosen plan (or why none); with
-    `given_plan` (the user's model as given), what the delivered plan costs in the metric against it."""
+    `given_plan` (the user's model as given), what the delivered plan costs in the metric against it; `repeats`
+    the sampler's count of plans proposed again (tuner.run_trials), in the engine part."""
     trials = [{"trial": i + 1, **e} for i, e in enumerate(entries)]
     front = pareto_indices(entries, spec.metric, spec.metric_mode, spec.cost)
     counts = Counter(e["status"] for e in entries)
     fitting = [t for t in trials if t["status"] == "ok" and t["fits"]]
-    section = {"spec": spec.as_dict(), "engine": {**_engine(), "early_stopping": _early_stopping(spec)},
+    section = {"spec": spec.as_dict(), "engine": {**_engine(), "early_stopping": _early_stopping(spec),
+                                                  "sampler_repeats": (repeats or {}).get("repeats"),
+                                                  "sampler_drawn": (repeats or {}).get("drawn")},
                "trials": trials,
                "pareto": [trials[i]["trial"] for i in front],
                "counts": {"trials": len(entries), "ok": counts["ok"], "failed": counts["failed"],
@@ -220,9 +223,10 @@ def _metric_cost(trials, chosen, given_plan, spec):
 
 
 def as_given_plan(spec):
-    """The plan that delivers the user's model as given (width 1, no pruning), when the space has it: the first
+    """The plan that delivers the user's model as given (width 1, no pruning, int8), when the space has it: the first
     trial of a search on the user's model, so what the delivered plan costs is measured, not guessed."""
-    plan = {k: v for k, v in {"width": 1.0, "sparsity": 0.0}.items() if k in spec.space}
+    plan = {k: v for k, v in {"width": 1.0, "sparsity": 0.0, "tflite_activations": "int8"}.items()
+            if k in spec.space}
     if set(plan) != set(spec.space) or any(v not in spec.space[k] for k, v in plan.items()):
         return None
     return plan
@@ -241,6 +245,9 @@ def _why_none(entries) -> str:
     checks = sum(1 for e in judged if e.get("failed_checks"))
     text = "; ".join(f"{name} {op} {readable(limit)} ({source}) failed by {failing[(name, op, limit, source)]} of "
                      f"{len(judged)} judged trial(s)" for name, op, limit, source in named)
+    unrunnable = [e for e in judged if e["status"] == "infeasible" and not e["failed_budgets"]]
+    if not text and unrunnable:     # rejected before training by the device, not a budget (trial.evaluate)
+        return f"{len(unrunnable)} of {len(judged)} judged plan(s) cannot run on the device ({unrunnable[0]['why']})"
     return text or f"a check failed in {checks} of {len(judged)} trial(s)"
 
 

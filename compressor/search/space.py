@@ -11,10 +11,12 @@ from ..errors import BadInput
 from .early import early_stop_spec
 from .fpga_knobs import FPGA_KNOBS, check_fpga_knob
 
-KNOBS = ("width", "sparsity", "distill", "epochs", "lr") + FPGA_KNOBS
+MCU_KNOBS = ("tflite_activations",)    # the export's TFLite format: int8, or int16 activations (16x8 mode)
+KNOBS = ("width", "sparsity", "distill", "epochs", "lr") + MCU_KNOBS + FPGA_KNOBS
 # what a plan may change when the recipe's block does not say. FPGA: the kernel bits of every quantize rule (one
 # knob) and the hls4ml schedule
-DEFAULT_SPACE = {"mcu": {"width": [0.25, 0.5, 0.75, 1.0], "sparsity": [0.0, 0.5, 0.75], "distill": [True, False]},
+DEFAULT_SPACE = {"mcu": {"width": [0.25, 0.5, 0.75, 1.0], "sparsity": [0.0, 0.5, 0.75], "distill": [True, False],
+                         "tflite_activations": ["int8", "int16"]},
                  "fpga": {"kernel": [4, 6, 8], "reuse_factor": [1, 4, 16, 64],
                           "strategy": ["Latency", "Resource"]}}
 DEFAULT_OBJECTIVES = {"mcu": {"metric": "accuracy", "cost": "flash_bytes"},
@@ -117,10 +119,13 @@ def _space(space, where, recipe, target_kind) -> dict:
             continue
         if not isinstance(values, list) or not values:
             raise BadInput(f"{where}.{knob}: expected a non-empty list of values")
+        if knob in MCU_KNOBS and target_kind != "mcu":
+            raise BadInput(f"{where}.{knob}: a TFLite export knob, for an MCU target (this one is {target_kind}: "
+                           "its activation bits are the knob 'activation')")
         for v in values:
             ok = {"width": lambda v: _number(v) and 0 < v <= 4, "sparsity": lambda v: _number(v) and 0 <= v < 1,
                   "distill": lambda v: isinstance(v, bool), "epochs": lambda v: isinstance(v, int) and v >= 0,
-                  "lr": lambda v: _number(v) and v > 0}[knob]
+                  "lr": lambda v: _number(v) and v > 0, "tflite_activations": lambda v: v in ("int8", "int16")}[knob]
             if not ok(v):
                 raise BadInput(f"{where}.{knob}: value {v!r} is out of range")
         out[knob] = list(values)

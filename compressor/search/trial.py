@@ -9,7 +9,7 @@ import tempfile
 import time
 import traceback
 
-from ..errors import TrainingDiverged
+from ..errors import TrainingDiverged, UnsupportedLayer
 
 STATUSES = ("ok", "failed", "infeasible", "stopped early")    # the last: early.py
 METRIC_KEY, COST_KEY, ENTRY_KEY = "objective_metric", "objective_cost", "trial_entry"
@@ -66,8 +66,12 @@ def evaluate(plan, job, on_epoch=None) -> dict:
         user = unpack(job["user"]) if job.get("user") else None
         recipe = plan_recipe(job["recipe"], spec, plan)
         # the model as given is run whatever its int8 figures: what fitting costs is measured against it
-        counts, failed = cheap_check(delivered_model(recipe, plan, data, seed, user), job["limits"], recipe, data,
-                                     int8=plan != job.get("given"))
+        try:
+            counts, failed = cheap_check(delivered_model(recipe, plan, data, seed, user), job["limits"], recipe,
+                                         data, int8=plan != job.get("given"))
+        except UnsupportedLayer as e:   # the plan's export cannot run on the device (an operator without an int16
+            entry.update(status="infeasible", why=f"before training: {e}")    # kernel in TFLite Micro ...)
+            return _done(entry, t0)
         entry["figures"].update(counts)
         if failed:
             entry.update(status="infeasible", failed_budgets=[_short(r) for r in failed],

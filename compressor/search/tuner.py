@@ -46,7 +46,9 @@ def startup_trials(trials):
 
 
 def run_trials(job, state_dir: Path, *, resume=False, log=print):
-    """(trial entries in trial order, interrupted?) - every trial Ray Tune ran in this experiment."""
+    """(trial entries in trial order, interrupted?, the sampler's {repeats, drawn}: proposals of a plan already
+    tried - told its result, not run again - and plans drawn at random after too many; None when Ray does not hand
+    the searcher back) - every trial Ray Tune ran in this experiment."""
     import optuna
     from ray import tune
 
@@ -82,10 +84,11 @@ def run_trials(job, state_dir: Path, *, resume=False, log=print):
     with _sigterm_as_sigint(stopped):
         results = tuner.fit()
     searcher = getattr(getattr(getattr(tuner, "_local_tuner", None), "_tune_config", None), "search_alg", None)
-    if getattr(searcher, "repeats", 0):
-        log(f"search: the sampler proposed {searcher.repeats} plan(s) already tried: told their results, not run "
-            "again" + (f"; {searcher.drawn} plan(s) drawn at random after {MAX_ASKS} repeats in a row"
-                       if searcher.drawn else ""))
+    repeats = {"repeats": getattr(searcher, "repeats", None), "drawn": getattr(searcher, "drawn", None)}
+    if repeats["repeats"]:
+        log(f"search: the sampler proposed {repeats['repeats']} plan(s) already tried: told their results, not run "
+            "again" + (f"; {repeats['drawn']} plan(s) drawn at random after {MAX_ASKS} repeats in a row"
+                       if repeats["drawn"] else ""))
     out_of_time = spec.time_budget_s is not None and time.monotonic() - t0 >= 0.95 * spec.time_budget_s
     entries, unfinished = [], 0
     for result in sorted(results, key=lambda r: _trial_number(r.path)):
@@ -104,7 +107,7 @@ def run_trials(job, state_dir: Path, *, resume=False, log=print):
             unfinished += 1
     plans = math.prod(len(v) for v in spec.space.values())     # a space smaller than the trials ends when all ran
     short = unfinished > 0 or len(entries) < min(spec.trials, plans)
-    return entries, bool(stopped) or (short and not out_of_time)
+    return entries, bool(stopped) or (short and not out_of_time), repeats
 
 
 def _trial_number(path) -> int:
