@@ -84,9 +84,10 @@ def _probe_in_child(name, tflite_bytes):
     if child.returncode in (-signal.SIGINT, -signal.SIGTERM):   # the user's Ctrl-C reached the child too
         raise Interrupted(f"stopped by {signal.Signals(-child.returncode).name} while the int16x8 model was probed")
     if child.returncode < 0:
-        raise UnsupportedLayer(
-            f"model '{name}': the int16x8 model aborts the TFLite interpreters "
-            f"({signal.Signals(-child.returncode).name}): one of its operators ({', '.join(operator_names(tflite_bytes))}) has no int16 kernel; export it as int8")
+        ops = ", ".join(operator_names(tflite_bytes))
+        raise UnsupportedLayer(f"model '{name}': the int16x8 model aborts the TFLite interpreters "
+                               f"({signal.Signals(-child.returncode).name}): one of its operators ({ops}) has no "
+                               "int16 kernel; export it as int8")
 
 
 def _probe_main(path):
