@@ -49,7 +49,8 @@ def _run_parser():
     p.add_argument("--target", help="hardware target name (compress list targets) or a target .yaml")
     p.add_argument("--model", help="your Keras model file (.keras, .h5), through the target's default recipe "
                                    "(recipes/default_mcu.yaml or default_fpga.yaml; --recipe overrides it), or an "
-                                   "int8 .tflite (MCU targets: C array and report; TFLite Micro checked against TFLite)")
+                                   "int8 (or 16x8) .tflite (MCU targets: C array and report; TFLite Micro checked "
+                                   "against TFLite)")
     p.add_argument("--recipe", help="a shipped recipe name or a recipe .yaml")
     p.add_argument("--data", help="with --model: .npz with x and y (labels or targets: float and int8 figures), "
                                   ".npy inputs only, or a folder of WAVs with --frontend; a recipe takes its "

@@ -1,4 +1,5 @@
-"""An int8 `.tflite` the user already has, in place of a Keras model: analyze it and deliver it, never converting.
+"""An int8 `.tflite` the user already has (or a 16x8 one: int16 activations, int8 weights), in place of a Keras
+model: analyze it and deliver it, never converting.
 
     run = compressor.analyze("kws_int8.tflite", "cortex-m4")               # api.analyze / api.compress hand a
     run = compressor.compress("kws_int8.tflite", "cortex-m4", out="out/kws")  # .tflite (or its bytes) to this module
@@ -6,8 +7,8 @@
 The figures are the Keras path's, measured on the same flatbuffer (export.int8.flatbuffer_figures: NeSsi counts,
 the TFLite Micro arena, latency and energy); the check is TFLite Micro vs the TFLite interpreter
 (export.int8.tflm_agreement) - there is no Keras model to compare with. Refused in one line before any work: a float
-flatbuffer (pass the Keras model: compress converts it to full-integer int8 itself), one that is not int8 in and
-out, a truncated or corrupt file, an FPGA target (hls4ml builds its design from the Keras/QKeras model).
+flatbuffer (pass the Keras model: compress converts it to full-integer int8 itself), one that is not int8 (or int16)
+in and out, a truncated or corrupt file, an FPGA target (hls4ml builds its design from the Keras/QKeras model).
 
 api passes its budget judge and report writer in (`judge`, `write_record`), so this module never imports api.
 """
@@ -78,7 +79,7 @@ def compress(model_or_path, target, data=None, out=None, budgets=None, command=N
     the record says which."""
     from . import atomic
     from .export import carray, tflite
-    from .export.int8 import VERIFY_SAMPLES, tflm_agreement
+    from .export.int8 import VERIFY_SAMPLES, tflite_name, tflm_agreement
 
     target = _mcu_target(target, model_or_path)
     where = model_or_path if isinstance(model_or_path, (str, Path)) else "the .tflite bytes"
@@ -119,9 +120,10 @@ def compress(model_or_path, target, data=None, out=None, budgets=None, command=N
     judge(record, target, budgets)
 
     # every check has run: now write, each file atomically
-    record.add_artifacts({"model_int8.tflite": "model_int8.tflite", "model_data.cc": "model_data.cc",
-                          "model_data.h": "model_data.h", "report.json": "report.json"})
-    atomic.write_bytes(out / "model_int8.tflite", fb.data)
+    name = tflite_name(tflite.activations_of(fb.data))
+    record.add_artifacts({name: name, "model_data.cc": "model_data.cc", "model_data.h": "model_data.h",
+                          "report.json": "report.json"})
+    atomic.write_bytes(out / name, fb.data)
     carray.write_c_array(fb.data, out)
     record["status"] = "complete"
     write_record(record, out)
@@ -147,10 +149,13 @@ def read(model_or_path) -> Flatbuffer:
                 else f"{len(floats)} float tensor(s) inside, first '{floats[0]}'")
         raise BadInput(f"{where}: a float TFLite model ({said}); pass the Keras model instead (compress converts it to "
                        "full-integer int8 itself)")
-    other = next((d for d in inputs + outputs if np.dtype(d["dtype"]).name != "int8"), None)
+    kind = np.dtype(inputs[0]["dtype"]).name if inputs else "int8"
+    other = next((d for d in inputs + outputs if np.dtype(d["dtype"]).name != kind or kind not in ("int8", "int16")),
+                 None)
     if other is not None:
         raise BadInput(f"{where}: tensor '{other['name']}' is {np.dtype(other['dtype']).name}; compress takes "
-                       "full-integer int8 flatbuffers (int8 input and output) - or pass the Keras model")
+                       "full-integer flatbuffers, int8 input and output (or int16 in 16x8 mode) - or pass the Keras "
+                       "model")
     if len(inputs) != 1:
         raise BadInput(f"{where}: {len(inputs)} inputs ({', '.join(d['name'] for d in inputs)}); analysis and export "
                        "take single-input models (e.g. the encoder, or a streaming step)")
@@ -172,11 +177,17 @@ def _interpreter(data: bytes, where: str):
     from tensorflow.lite.python import schema_py_generated as schema
 
     try:
-        schema.ModelT.InitFromPackedBuf(bytearray(data), 0)
+        unpacked = schema.ModelT.InitFromPackedBuf(bytearray(data), 0)
+        graph = unpacked.subgraphs[0]
+        int16 = bool(graph.inputs is not None and len(graph.inputs)) and \
+            graph.tensors[graph.inputs[0]].type == schema.TensorType.INT16
     except Exception as e:   # struct.error, IndexError, ValueError ... from offsets pointing outside the bytes
         raise BadInput(f"{where}: corrupt TFLite flatbuffer ({_first_line(e)}); the file is truncated or "
                        "damaged") from None
     _crash_guard(data, where)
+    if int16:   # TensorFlow's own interpreter aborts on some 16x8 operators the tflite_runtime one above refuses
+        from .export.tflite import probe_in_child
+        probe_in_child(data, where)
     from .analysis.counts import interpreter
 
     try:

@@ -124,3 +124,38 @@ def test_analyze_takes_flatbuffer_bytes_from_python(files):
     assert run.record["model"]["name"] == "model" and run.record["model"]["source"] is None
     assert run.verdict == "fail" and {r["name"]: r for r in run.record["budgets"] if r["source"] == "cli"}[
         "macs"]["verdict"] == "fail"
+
+
+def test_a_16x8_tflite_is_delivered_with_its_tflm_check_in_int16_lsb(files, capsys):
+    """A 16x8 flatbuffer (int16 activations, int8 weights) is taken like an int8 one: delivered as
+    model_int16x8.tflite with its C array, TFLite Micro checked against TFLite in int16 output LSBs."""
+    from compressor.export import tflite
+
+    model = keras.models.load_model(files / "m.keras")
+    x = np.load(files / "inputs.npy")
+    given = tflite.to_int8_tflite(model, x, "int16")
+    (files / "x16.tflite").write_bytes(given)
+    out = files / "out16"
+    assert main(["--target", "cortex-m4", "--model", str(files / "x16.tflite"), "--data", str(files / "inputs.npy"),
+                 "--out", str(out)]) == 0, capsys.readouterr()
+    record = json.loads((out / "report.json").read_text())
+    assert (out / "model_int16x8.tflite").read_bytes() == given and record["verdict"] == "pass"
+    check = {r["name"]: r for r in record["checks"]}["tflm_vs_tflite_lsb"]
+    assert check["limit"] == 1024 and check["value"] <= 4
+    assert "extrapolation" in record["figures"]["latency_s"]["by"]
+
+
+def test_a_16x8_tflite_that_aborts_the_interpreters_is_one_line(files, capsys):
+    """TFLite and TFLite Micro abort the process on a 16x8 LayerNormalization: refused in one line, not a crash."""
+    from compressor.export import tflite
+
+    inputs = keras.Input((10, 8), batch_size=1)
+    model = keras.Model(inputs, keras.layers.Dense(3)(keras.layers.Flatten()(keras.layers.LayerNormalization()(
+        keras.layers.Dense(8)(inputs)))), name="ln")
+    x = np.random.default_rng(0).random((16, 10, 8)).astype("float32")
+    (files / "ln16.tflite").write_bytes(tflite._convert(model, x, "int16"))   # unprobed: as another tool writes it
+    code = main(["analyze", str(files / "ln16.tflite"), "--target", "cortex-m4"])
+    captured = capsys.readouterr()
+    assert code == 2 and len(captured.err.strip().splitlines()) == 1, captured.err
+    assert "ln16.tflite: the int16x8 model aborts the TFLite interpreters (SIGABRT)" in captured.err
+    assert "RSQRT" in captured.err and "Traceback" not in captured.err + captured.out

@@ -179,12 +179,15 @@ def _ends_in_softmax(tensor) -> bool:
 
 def tflm_agreement(tflite_bytes, xq: np.ndarray, yq: np.ndarray, by: str) -> tuple[dict, dict]:
     """TFLite Micro run on the int8 inputs `xq` against the TFLite interpreter's int8 outputs `yq` on the same inputs
-    (the first output): (the measured max difference in output LSBs, its check row against TFLM_MAX_DIFF_LSB).
+    (the first output): (the measured max difference in output LSBs, its check row against TFLM_MAX_DIFF_LSB, in
+    int16 LSBs for a 16x8 model).
     `by` says on what."""
     from . import tflm
+    from .tflite import activations_of
 
     micro, _ = tflm.run_tflm(tflite_bytes, xq)
-    return _tflm_row(micro, yq, by)
+    per_lsb = INT16_LSB_PER_INT8_LSB if activations_of(tflite_bytes) == "int16" else 1
+    return _tflm_row(micro, yq, by, limit=TFLM_MAX_DIFF_LSB * per_lsb)
 
 
 def _tflm_row(micro: np.ndarray, yq: np.ndarray, by: str, key="", of="",

@@ -65,16 +65,16 @@ def to_int8_tflite(model, calibration: np.ndarray, activations: str = "int8") ->
     if converted is None:
         converted = _convert(model, calibration, activations)
     if activations == "int16":
-        _probe_in_child(model.name, converted)
+        probe_in_child(converted, f"model '{model.name}'")
     return converted
 
 
-def _probe_in_child(name, tflite_bytes):
+def probe_in_child(tflite_bytes, label):
     """A 16x8 flatbuffer is prepared and run once by the TFLite interpreter and by TFLite Micro in a child process
     before this one touches it: on some operators without an int16 kernel (those of a LayerNormalization: RSQRT,
     SQUARED_DIFFERENCE ..., measured) both interpreters abort the whole process (SIGABRT, no message) instead of
     failing. A child killed by a signal becomes an UnsupportedLayer; any other failure is left to the interpreters
-    in this process, which say what went wrong."""
+    in this process, which say what went wrong. `label` names the model in that error."""
     with tempfile.TemporaryDirectory(prefix="compressor-probe-") as tmp:
         path = Path(tmp) / "model.tflite"
         path.write_bytes(tflite_bytes)
@@ -85,13 +85,13 @@ def _probe_in_child(name, tflite_bytes):
         raise Interrupted(f"stopped by {signal.Signals(-child.returncode).name} while the int16x8 model was probed")
     if child.returncode < 0:
         ops = ", ".join(operator_names(tflite_bytes))
-        raise UnsupportedLayer(f"model '{name}': the int16x8 model aborts the TFLite interpreters "
+        raise UnsupportedLayer(f"{label}: the int16x8 model aborts the TFLite interpreters "
                                f"({signal.Signals(-child.returncode).name}): one of its operators ({ops}) has no "
                                "int16 kernel; export it as int8")
 
 
 def _probe_main(path):
-    """The child's side of _probe_in_child."""
+    """The child's side of probe_in_child."""
     from tflite_micro.python.tflite_micro import runtime
 
     from ..analysis.counts import interpreter
