@@ -187,3 +187,19 @@ def test_invalid_reuse_factors_are_one_note_not_terminal_lines(tmp_path, capsys)
     assert "hls4ml adjusted the reuse factor of 2 layers to the nearest valid value (3 -> 2 in fc1, fc2; see " \
            "config.reuse_factors_used)" in result["notes"]
     assert result["config"]["reuse_factors_used"]["fc1"] == 2
+
+
+def test_csim_class_agreement_is_judged_on_decisive_inputs():
+    """A near-tie (the two best QKeras scores within 2 output LSBs) may go either way in the C simulation without the
+    design being wrong: it does not count against the check; a decisive input that flips does."""
+    from compressor.export.hls import compare_outputs, csim_check
+
+    lsb = 2.0 ** -10
+    y_ref = np.array([[0.50, 0.50 + lsb], [0.9, 0.1], [0.2, 0.8]])
+    tie_flipped = np.array([[0.50 + lsb, 0.50], [0.9, 0.1], [0.2, 0.8]])
+    m = compare_outputs(y_ref, tie_flipped, lsb, "classification")
+    assert m["agreement"] == pytest.approx(2 / 3) and (m["agreement_decisive"], m["decisive_samples"]) == (1.0, 2)
+    assert csim_check(m, "classification", 128, 0.98, 3)["passed"]
+    decisive_flipped = np.array([[0.50, 0.50 + lsb], [0.1, 0.9], [0.2, 0.8]])
+    m = compare_outputs(y_ref, decisive_flipped, lsb, "classification")
+    assert m["agreement_decisive"] == 0.5 and not csim_check(m, "classification", 128, 0.98, 3)["passed"]
