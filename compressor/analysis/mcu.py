@@ -8,8 +8,9 @@ closed-division latencies (data/mlperf_tiny_cortex_m.csv) and stored in data/mcu
 Latency = cycles / the target's clock; energy = latency x the calibration board's power.
 
 A 16x8 graph (int16 activations, int8 weights) is priced with the same int8 cycles: MLPerf Tiny has no int16 row to
-fit, so its figures say they are an extrapolation of unknown error (CMSIS-NN's s16 kernels do the same dual 16-bit
-multiply-accumulates as its s8 ones, which widen int8 operands to 16 bits first, but move twice the activation bytes).
+fit, so its figures say they are an extrapolation of unknown error. (Why it may be near, not a measurement: CMSIS-NN's
+s8 kernels widen int8 operands to 16 bits for their dual 16-bit multiply-accumulates; its s16 kernels move twice the
+activation bytes and accumulate in 64 bits.)
 """
 
 import functools

@@ -111,11 +111,9 @@ def int8_export(model, x_calibration, x_verify, target, *, classifier, data_labe
     for top-1 agreement are the softmax vectors (classifier_outputs; `classifier` speaks for a single output)."""
     from . import tflite, tflm
 
-    from .tflite import format_label
-
     result = mcu_figures(model, x_calibration, target, kernels, activations)
     started = time.time()
-    label, per_lsb = format_label(activations), INT16_LSB_PER_INT8_LSB if activations == "int16" else 1
+    label, per_lsb = tflite.format_label(activations), INT16_LSB_PER_INT8_LSB if activations == "int16" else 1
     names = list(model.output_names)
     several = len(names) > 1
     classifiers = classifier_outputs(model) if several else (names if classifier else [])
