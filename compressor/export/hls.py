@@ -239,8 +239,8 @@ def csim_check(metrics, task, tolerance_lsb, min_agreement, n) -> dict:
         fig, limit, op = measured(metrics["max_error_lsb"], "LSB", by), tolerance_lsb, "<="
         passed = metrics["max_error_lsb"] <= tolerance_lsb
     else:   # judged on the decisive inputs, as the int8 export's top-1 check (compare_outputs)
-        agreement = metrics.get("agreement_decisive", metrics["agreement"])
-        fig = measured(agreement, "fraction", f"{by}: class agreement on the {metrics.get('decisive_samples', n)} "
+        agreement = metrics["agreement_decisive"]
+        fig = measured(agreement, "fraction", f"{by}: class agreement on the {metrics['decisive_samples']} "
                        "whose QKeras top-2 gap exceeds 2 output LSBs")
         limit, op, passed = min_agreement, ">=", agreement >= min_agreement
     return {"figure": fig, "limit": limit, "op": op, "passed": bool(passed)}

@@ -113,7 +113,7 @@ def int8_export(model, x_calibration, x_verify, target, *, classifier, data_labe
 
     result = mcu_figures(model, x_calibration, target, kernels, activations)
     started = time.time()
-    label, per_lsb = tflite.format_label(activations), INT16_LSB_PER_INT8_LSB if activations == "int16" else 1
+    label, per_lsb = tflite.format_label(activations), lsb_scale(activations)
     names = list(model.output_names)
     several = len(names) > 1
     classifiers = classifier_outputs(model) if several else (names if classifier else [])
@@ -184,8 +184,7 @@ def tflm_agreement(tflite_bytes, xq: np.ndarray, yq: np.ndarray, by: str) -> tup
     from .tflite import activations_of
 
     micro, _ = tflm.run_tflm(tflite_bytes, xq)
-    per_lsb = INT16_LSB_PER_INT8_LSB if activations_of(tflite_bytes) == "int16" else 1
-    return _tflm_row(micro, yq, by, limit=TFLM_MAX_DIFF_LSB * per_lsb)
+    return _tflm_row(micro, yq, by, limit=TFLM_MAX_DIFF_LSB * lsb_scale(activations_of(tflite_bytes)))
 
 
 def _tflm_row(micro: np.ndarray, yq: np.ndarray, by: str, key="", of="",
@@ -193,6 +192,11 @@ def _tflm_row(micro: np.ndarray, yq: np.ndarray, by: str, key="", of="",
     diff = int(np.max(np.abs(micro.astype(np.int32) - yq.reshape(micro.shape).astype(np.int32))))
     metric = measured(diff, "LSB", f"TFLite Micro vs TFLite interpreter, {by}")
     return metric, budgets.check_row(f"tflm_vs_tflite_lsb{key}", f"TFLite Micro vs TFLite{of}", metric, limit, "<=")
+
+
+def lsb_scale(activations) -> int:
+    """Output LSBs of the format to one int8 LSB: what the LSB tolerances above are multiplied by."""
+    return INT16_LSB_PER_INT8_LSB if activations == "int16" else 1
 
 
 def tflite_name(activations="int8") -> str:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from ..analysis.budgets import KNOWN_FIGURES, METRIC_FIGURES
 from ..errors import BadInput
+from ..export.tflite import ACTIVATIONS
 from .early import early_stop_spec
 from .fpga_knobs import FPGA_KNOBS, check_fpga_knob
 
@@ -125,7 +126,7 @@ def _space(space, where, recipe, target_kind) -> dict:
         for v in values:
             ok = {"width": lambda v: _number(v) and 0 < v <= 4, "sparsity": lambda v: _number(v) and 0 <= v < 1,
                   "distill": lambda v: isinstance(v, bool), "epochs": lambda v: isinstance(v, int) and v >= 0,
-                  "lr": lambda v: _number(v) and v > 0, "tflite_activations": lambda v: v in ("int8", "int16")}[knob]
+                  "lr": lambda v: _number(v) and v > 0, "tflite_activations": lambda v: v in ACTIVATIONS}[knob]
             if not ok(v):
                 raise BadInput(f"{where}.{knob}: value {v!r} is out of range")
         out[knob] = list(values)
