@@ -61,7 +61,7 @@ def _run_parser():
     p.add_argument("--out", help="output folder (default out/<model or recipe name>/)")
     p.add_argument("--kernels", choices=KERNEL_LIBRARIES, help=KERNELS_HELP)
     p.add_argument("--quick", action="store_true", help="recipe: the quick profile (tiny training)")
-    p.add_argument("--resume", action="store_true", help="recipe: resume from the last checkpoint")
+    p.add_argument("--resume", action="store_true", help="recipe: continue from the last finished epoch")
     p.add_argument("--seed", type=int, help="recipe: seed for a reproducible run")
     p.add_argument("--budget", action="append", default=[], metavar="NAME=VALUE", help=BUDGET_HELP)
     return p

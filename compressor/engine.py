@@ -46,6 +46,7 @@ class Context:
     on_step: Callable | None = None                 # called with each finished step's record entry
     on_epoch: Callable | None = None                # called with (the model being fitted, epoch) after each epoch
     budgets: dict = field(default_factory=dict)     # the user's and the recipe's limits (the qat step's tolerance)
+    checkpoint: object = None                       # the run's Checkpoint: its fits back up each finished epoch
 
     def log(self, msg):
         self.logger(f"{self.log_prefix}{msg}")
@@ -155,6 +156,7 @@ def run_recipe(recipe, *, data=None, out=None, quick=False, resume=False, seed=N
     start = checkpoint.restore(ctx) if resume else 0
     if not resume:
         checkpoint.clear()
+    ctx.checkpoint = checkpoint
     with stop_on_signals(ctx):
         for index, step in enumerate(recipe.steps):
             if index >= start:
@@ -177,6 +179,7 @@ def _run_step(ctx, checkpoint, index, step):
     ctx.log_prefix = f"[{index + 1}/{len(ctx.recipe.steps)} {step.name}] "
     ctx.log(f"{step.kind} of '{step.model}'")
     set_seed(ctx.seed + index)          # per-step seed: a resumed run replays the same randomness
+    checkpoint.start_step(index)
     t0 = time.perf_counter()
     result = steps.run(ctx, step)
     if ctx.diverged:
@@ -184,8 +187,10 @@ def _run_step(ctx, checkpoint, index, step):
                                "learning rate (params.lr) or check the data for NaN / huge values")
     if ctx.stop_requested:              # the step was cut short: it is not recorded, the last finished one is
         checkpoint.mark_incomplete(ctx)
+        epochs = " and this step's finished epochs" if checkpoint.has_epochs() else ""
         raise Interrupted(f"stopped by {ctx.stop_requested} during step {index + 1} ({step.name}); the {index} "
-                          f"finished step(s) are saved in {checkpoint.folder}: run the same command with --resume")
+                          f"finished step(s){epochs} are saved in {checkpoint.folder}: run the same command with "
+                          "--resume")
     if steps.get(step.kind).trains:
         ctx.trained.add(step.model)
     entry = ctx.record.add_step(step.name, step.kind, model=step.model, seconds=round(time.perf_counter() - t0, 2),
@@ -222,10 +227,29 @@ def stop_on_signals(ctx):
 class Checkpoint:
     """After each step: every model slot's weights and the context state. A resumed run rebuilds the slots from
     the recipe, replays the structural part of the finished steps (no training), then loads the weights: this avoids
-    deserializing QKeras models, which fails on this stack (SPEC 0)."""
+    deserializing QKeras models, which fails on this stack (SPEC 0).
+    Within a step, each fit backs up its finished epochs (methods.fit.EpochBackup, in a folder per step and fit), so
+    a resumed run continues the unfinished step after its last finished epoch; the step's end replaces them. Such a
+    resume is not bit-exact: the later epochs see another shuffle order and random draws than an uninterrupted run's
+    (one resumed at a step's end is exact)."""
 
     def __init__(self, folder: Path, fingerprint: str):
         self.folder, self.fingerprint = folder, fingerprint
+        self.step, self.fits = 0, 0
+
+    def start_step(self, index: int):
+        self.step, self.fits = index, 0
+
+    def next_fit_folder(self) -> Path:
+        """Where the step's next fit keeps its epochs: the same folder for the same fit of a resumed run."""
+        self.fits += 1
+        return self._epochs() / f"step{self.step + 1}-fit{self.fits}"
+
+    def has_epochs(self) -> bool:
+        return any(p.is_file() for p in self._epochs().glob(f"step{self.step + 1}-fit*/**/*"))
+
+    def _epochs(self) -> Path:
+        return self.folder / f"epochs-{self.fingerprint}"   # another recipe's epochs are never taken for this one's
 
     def clear(self):
         shutil.rmtree(self.folder, ignore_errors=True)
@@ -280,7 +304,7 @@ def _check_free_disk(out: Path, models):
     """Checkpoints hold every slot's weights (float32) and an hls4ml project can take hundreds of MB: refuse to
     start rather than fail an hour in."""
     params = sum(m.count_params() for m in models.values())
-    need = 4 * params * 3 + MIN_FREE_BYTES       # a checkpoint being written beside the last one, plus exports
+    need = 4 * params * 6 + MIN_FREE_BYTES       # two checkpoints, an epoch backup (weights, Adam's two slots)
     existing = next(p for p in (out, *out.absolute().parents) if p.exists())
     free = shutil.disk_usage(existing).free
     if free < need:

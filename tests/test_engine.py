@@ -89,3 +89,102 @@ def test_too_little_disk_is_refused_before_training(tmp_path, monkeypatch):
     with pytest.raises(BadInput, match="MB free, the run needs about"):
         run_recipe("fpga_cae_ternary", quick=True, out=tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_an_epoch_backup_restores_the_last_finished_epoch_not_the_partial_one(tmp_path):
+    """methods.fit.EpochBackup (Keras' BackupAndRestore): a fit stopped inside epoch 4 keeps the backup of epoch 3;
+    a fit of a new model on the same folder starts at epoch 4 with epoch 3's weights and optimizer step count."""
+    from compressor.methods.fit import EpochBackup
+
+    x, y = np.random.default_rng(0).normal(size=(64, 3)).astype("float32"), np.ones((64, 1), "float32")
+    seen = {}
+
+    class Watch(tf.keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 2:
+                seen["epoch3"] = [w.copy() for w in self.model.get_weights()]
+
+        def on_train_batch_end(self, batch, logs=None):
+            if len(seen) == 1 and batch == 1:       # inside epoch 4: as a stop request does
+                self.model.stop_training = True
+
+    def fresh(seed):
+        tf.keras.utils.set_random_seed(seed)
+        model = tf.keras.Sequential([tf.keras.Input((3,)), tf.keras.layers.Dense(1)])
+        model.compile(tf.keras.optimizers.Adam(0.01), "mse")
+        return model
+
+    history = fresh(0).fit(x, y, batch_size=8, epochs=6, verbose=0,
+                           callbacks=[Watch(), EpochBackup(str(tmp_path / "b"))])
+    assert len(history.history["loss"]) == 4 and (tmp_path / "b").is_dir()
+
+    class First(tf.keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            seen.setdefault("first_epoch", epoch)
+
+        def on_train_batch_begin(self, batch, logs=None):
+            if "restored" not in seen:
+                seen["restored"] = [w.copy() for w in self.model.get_weights()]
+                seen["iterations"] = int(self.model.optimizer.iterations)
+
+    resumed = fresh(1)      # other initial weights: only the backup can make them epoch 3's
+    history = resumed.fit(x, y, batch_size=8, epochs=6, verbose=0,
+                          callbacks=[First(), EpochBackup(str(tmp_path / "b"))])
+    assert seen["first_epoch"] == 3 and len(history.history["loss"]) == 3
+    assert seen["iterations"] == 3 * 8
+    for restored, kept in zip(seen["restored"], seen["epoch3"]):
+        np.testing.assert_array_equal(restored, kept)
+    assert not [p for p in (tmp_path / "b").rglob("*") if p.is_file()]   # a fit that ran to its end removes it
+
+
+def test_a_run_stopped_inside_a_step_resumes_from_its_last_finished_epoch(tmp_path):
+    """SIGTERM after the 3rd of 6 epochs of a recipe's second step: the run stops (Interrupted) saying the step's
+    finished epochs are kept; --resume restores step 1 and continues step 2 at epoch 4 - epochs 4 to 6 train."""
+    import signal
+    import threading
+
+    from compressor.errors import Interrupted
+    from compressor.user_data import user_dataset
+
+    assert threading.current_thread() is threading.main_thread()   # the engine's signal handler is installed there
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 4)).astype("float32")
+    np.savez(tmp_path / "xy.npz", x=x, y=(x[:, 0] > 0).astype("int64"))
+    recipe = tmp_path / "two_fits.yaml"
+    recipe.write_text("""name: two_fits
+description: two trainings of one model
+family: generic
+target: cortex-m4
+models:
+  model: {path: "{model}"}
+deliver: model
+steps:
+  - {name: warm, kind: train, model: model, params: {loss: auto, lr: 0.01, epochs: 2, batch_size: 16}}
+  - {name: long, kind: train, model: model, params: {loss: auto, lr: 0.01, epochs: 6, batch_size: 16}}
+""")
+
+    def run(resume, on_epoch=None):
+        tf.keras.utils.set_random_seed(0)
+        model = tf.keras.Sequential([tf.keras.Input((4,)), tf.keras.layers.Dense(2)])
+        data = user_dataset(str(tmp_path / "xy.npz"), model, "classification")
+        lines = []
+        run_recipe(recipe, data=data, out=tmp_path / "out", models={"model": model}, resume=resume,
+                   log=lines.append, on_epoch=on_epoch, write_reports=False)
+        return lines
+
+    epochs_done = []
+
+    def stop_after_third_epoch_of_step_2(model, epoch):
+        epochs_done.append(epoch)
+        if len(epochs_done) == 2 + 3:
+            signal.raise_signal(signal.SIGTERM)
+
+    with pytest.raises(Interrupted, match=r"during step 2 \(long\); the 1 finished step\(s\) and this step's "
+                                          r"finished epochs are saved in .*--resume"):
+        run(False, stop_after_third_epoch_of_step_2)
+    lines = run(True)
+    assert "resumed after step 1 of 2" in lines
+    assert any(line.startswith("[2/2 long] continuing from epoch 4/6: the 3 before it") for line in lines), lines
+    assert [line.split(":")[0] for line in lines if line.startswith("[2/2 long] epoch ")] == \
+        [f"[2/2 long] epoch {k}/6" for k in (4, 5, 6)]
+    assert not list((tmp_path / "out" / ".checkpoint").glob("epochs-*"))   # the step's end replaced them

@@ -103,6 +103,22 @@ def _streamed(structure, batch_size, shuffle_seed):
         .prefetch(tf.data.AUTOTUNE)
 
 
+class EpochBackup(tf.keras.callbacks.BackupAndRestore):
+    """Keras' BackupAndRestore - the model's weights, its optimizer's state and the epoch count after each finished
+    epoch; a fit started again on the same folder continues after the last one - except that a fit stopped inside an
+    epoch (a stop request or a NaN loss set model.stop_training at a batch end) neither backs up that partial epoch
+    as finished nor deletes the last backup: a resumed run continues from it."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        if not self.model.stop_training:
+            super().on_epoch_end(epoch, logs)
+
+    def on_train_end(self, logs=None):
+        if self.model.stop_training:
+            self.delete_checkpoint = False
+        super().on_train_end(logs)
+
+
 def fit(model, data_train, data_val=None, *, loss, optimizer="adam", lr=1e-3, epochs=1, batch_size=32, seed=0,
         callbacks=(), verbose=0, metrics=None, loss_params=None, lr_schedule="constant") -> dict:
     """Compile `model` with `loss` (a name for get_loss, or a callable) and `optimizer`, fit it, return the history

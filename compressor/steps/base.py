@@ -128,7 +128,7 @@ def fit_model(ctx, model, params, callbacks=()):
     return fit(model, train, val, loss=loss, optimizer=params["optimizer"], lr=params["lr"],
                epochs=params["epochs"], batch_size=params["batch_size"], seed=ctx.seed,
                loss_params=loss_params, lr_schedule=params["lr_schedule"],
-               callbacks=[*callbacks, progress(ctx, params["epochs"])])
+               callbacks=[*callbacks, *fit_callbacks(ctx, params["epochs"])])
 
 
 AUTO_LOSS = "auto"      # the loss follows the task: a user's model in recipes/default_*.yaml
@@ -144,15 +144,28 @@ def auto_loss(model, task) -> tuple:
     return "crossentropy", {"from_logits": not ends_in_softmax, "sparse": True}
 
 
+def fit_callbacks(ctx, epochs) -> list:
+    """What every fit in a recipe runs with: the progress callback, and in a run that keeps a checkpoint, a backup
+    after each finished epoch, so that --resume continues a long step from its last finished epoch."""
+    from ..methods.fit import EpochBackup
+
+    checkpoint = getattr(ctx, "checkpoint", None)       # the engine's; a bare context (a test's) has none
+    return [progress(ctx, epochs)] + ([EpochBackup(str(checkpoint.next_fit_folder()))] if checkpoint else [])
+
+
 def progress(ctx, epochs):
-    """The callback every fit in a recipe gets: shows each epoch, stops at the end of a batch when the run was
-    asked to stop (the engine then keeps the last finished step), and stops a NaN or exploding loss with a hint."""
+    """The callback every fit in a recipe gets: shows each finished epoch, stops at the end of a batch when the run
+    was asked to stop (the engine then keeps the finished steps and epochs), and stops a NaN or exploding loss with
+    a hint."""
     import tensorflow as tf
 
     class Progress(tf.keras.callbacks.Callback):
-        epoch = 0
+        epoch = None
 
         def on_epoch_begin(self, epoch, logs=None):
+            if self.epoch is None and epoch > 0:     # the fit's first epoch: EpochBackup restored the ones before
+                ctx.log(f"continuing from epoch {epoch + 1}/{epochs}: the {epoch} before it finished before the run "
+                        "stopped (restored from the checkpoint)")
             self.epoch = epoch
 
         def on_train_batch_end(self, batch, logs=None):
@@ -164,6 +177,8 @@ def progress(ctx, epochs):
                 self.model.stop_training = True
 
         def on_epoch_end(self, epoch, logs=None):
+            if self.model.stop_training:     # stopped inside the epoch: it did not finish
+                return
             shown = ", ".join(f"{k} {v:.4g}" for k, v in (logs or {}).items())
             ctx.log(f"epoch {epoch + 1}/{epochs}: {shown}")
             on_epoch = getattr(ctx, "on_epoch", None)     # the engine's Context has it; a bare context may not

@@ -2,7 +2,7 @@
 TOR (teacher outlier rejection), embedding distillation, or data-free."""
 
 from ..errors import BadInput
-from .base import FIT_PARAMS, StepKind, StepResult, auto_loss, evaluate, last_of, prefixed, progress, register
+from .base import FIT_PARAMS, StepKind, StepResult, auto_loss, evaluate, fit_callbacks, last_of, prefixed, register
 
 METHODS = ("hinton", "tor", "embedding", "data_free")
 
@@ -44,7 +44,7 @@ class Distill(StepKind):
         steps = None if train is not None else batches_per_epoch(d.x_train, params["batch_size"])
         student, history = kd.distill(distiller, train, val, optimizer=params["optimizer"], lr=params["lr"],
                                       epochs=params["epochs"], batch_size=params["batch_size"], seed=ctx.seed,
-                                      lr_schedule=params["lr_schedule"], callbacks=[progress(ctx, params["epochs"])],
+                                      lr_schedule=params["lr_schedule"], callbacks=fit_callbacks(ctx, params["epochs"]),
                                       steps_per_epoch=steps)
         ctx.models[step.model] = student
         metrics = {**evaluate(ctx, student), **last_of(history)}
