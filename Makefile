@@ -25,7 +25,7 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
 
 test: venv browser
-	$(BIN)/python -m pytest -q -p no:cacheprovider --durations=30
+	$(BIN)/python -m pytest -q -p no:cacheprovider --durations=30 -n 2 --dist loadgroup --no-loadscope-reorder
 
 test-fast: venv
 	$(BIN)/python -m pytest -q -m "not slow"

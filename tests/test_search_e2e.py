@@ -16,20 +16,26 @@ import yaml
 from compressor.cli import main
 from compressor.recipe import RECIPES_DIR
 
-pytestmark = pytest.mark.slow
+# one xdist worker runs every Ray test in turn: the cluster test's `ray stop --force` ends every Ray on the machine
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ray")]
 
 
 BIN = Path(sys.executable).parent
 ENV = {**os.environ, "RAY_AUTH_MODE": "disabled", "TF_CPP_MIN_LOG_LEVEL": "2"}
 
 
+QUICK_SEARCH = []   # kept here, as pytest-xdist tears module fixtures down when a worker ends a group of tests
+
+
 @pytest.fixture(scope="module")
 def quick_search(tmp_path_factory):
     """The shipped quick search, uninterrupted: (exit code, output folder, what it printed)."""
-    out = tmp_path_factory.mktemp("search") / "out"
-    run = subprocess.run([str(BIN / "compress"), "search", "--recipe", "dcase_student_search", "--quick", "--out",
-                          str(out)], capture_output=True, text=True, env=ENV, timeout=900)
-    return run.returncode, out, run.stdout
+    if not QUICK_SEARCH:
+        out = tmp_path_factory.mktemp("search") / "out"
+        run = subprocess.run([str(BIN / "compress"), "search", "--recipe", "dcase_student_search", "--quick", "--out",
+                              str(out)], capture_output=True, text=True, env=ENV, timeout=900)
+        QUICK_SEARCH.append((run.returncode, out, run.stdout))
+    return QUICK_SEARCH[0]
 
 
 def front(trials, n=None):

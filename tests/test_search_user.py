@@ -11,7 +11,8 @@ import pytest
 
 from compressor.cli import main
 
-pytestmark = pytest.mark.slow
+# one xdist worker runs every Ray test in turn: the cluster test's `ray stop --force` ends every Ray on the machine
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ray")]
 
 CLASSES = 4
 # the net as made below: int8 flash 26,816 bytes, latency 0.17 s estimated on cortex-m4; width 0.5 is ~9,600 bytes
