@@ -28,7 +28,6 @@ def pytest_collection_modifyitems(items):
     items.sort(key=rank)     # stable: the order within a group stays
 
 
-
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_node_collection_finished(node, ids):
     """`make test` stops at once if pytest-xdist's loadgroup did not group (it writes the group into each node id,
