@@ -272,7 +272,7 @@ class Checkpoint:
 
         state_file = self.folder / "state.json"
         if not state_file.is_file():
-            ctx.log("no checkpoint to resume from: starting from the first step")
+            ctx.log("no step finished before the run stopped: starting with the first")
             return 0
         state = json.loads(state_file.read_text())
         if state["fingerprint"] != self.fingerprint:
