@@ -50,14 +50,14 @@ def test_dcase_builtin_is_balanced_and_tests_unseen_devices():
 
 def test_effects_target_is_the_pedalboard_output():
     data = load_data(None, families.get("effects").data_spec, quick=True)
-    assert data.x_train.shape[1:] == (2048, 1)
+    assert data.x_train.shape[1:] == (22050, 1)                  # 0.5 s clips
     board = pedalboard.Pedalboard([pedalboard.HighpassFilter(cutoff_frequency_hz=100.0),
                                    pedalboard.Distortion(drive_db=30.0),
                                    pedalboard.LowpassFilter(cutoff_frequency_hz=3000.0),
                                    pedalboard.Gain(gain_db=-12.0)])
     expected = board(data.extra["test_dry"], 44100, reset=True)
     np.testing.assert_allclose(data.extra["test_wet"], expected, atol=1e-6)
-    n = len(data.y_test) * 2048
+    n = len(data.y_test) * 22050
     np.testing.assert_allclose(data.y_test.reshape(-1), expected[:n], atol=1e-6)
     np.testing.assert_array_equal(data.x_test.reshape(-1), data.extra["test_dry"][:n])
     # the effect is not close to a gain: the best linear fit of wet from dry leaves most of the energy

@@ -129,19 +129,19 @@ def test_class_folder_with_a_broken_wav_names_it(tmp_path):
 def test_paired_effects_layout(tmp_path):
     root = tmp_path / "fx"
     rng = np.random.default_rng(0)
-    dry = np.clip(0.3 * rng.standard_normal(44100 * 2), -0.99, 0.99).astype(np.float32)  # WAV clips at 1
+    dry = np.clip(0.3 * rng.standard_normal(44100 * 8), -0.99, 0.99).astype(np.float32)  # WAV clips at 1
     write_wav(root / "guitar-input.wav", dry, 44100)
     write_wav(root / "guitar-target.wav", np.tanh(5 * dry), 44100)
     assert readers.detect_layout(root) == "paired"
     data = load_data(str(root), families.get("effects").data_spec)
-    assert data.x_train.shape[1:] == (2048, 1) and data.task == "regression"
-    n = len(data.x_train) * 2048
+    assert data.x_train.shape[1:] == (22050, 1) and data.task == "regression"     # 0.5 s clips
+    n = len(data.x_train) * 22050
     np.testing.assert_allclose(data.x_train.reshape(-1), dry[:n], atol=1e-4)  # 16-bit WAV rounding
     np.testing.assert_allclose(data.y_train.reshape(-1), np.tanh(5 * dry[:n]), atol=1e-4)
     assert data.extra["test_dry"].size == data.extra["test_wet"].size > 0
-    # 88,200 samples split in time 70/15/15 % (int(61,740.0...) rounds down): each split ends in a partial segment
-    assert data.changes == ["dropped the last samples that do not fill a 2,048-sample segment: "
-                            "299 of 61,739 train, 942 of 13,230 val, 943 of 13,231 test"]
+    # 352,800 samples split in time 70/15/15 % (int(246,960.0...) rounds down): each split ends in a partial clip
+    assert data.changes == ["dropped the last samples that do not fill a 22,050-sample segment: "
+                            "4,409 of 246,959 train, 8,820 of 52,920 val, 8,821 of 52,921 test"]
 
 
 def test_paired_split_folders_and_input_target_folders(tmp_path):
@@ -150,10 +150,10 @@ def test_paired_split_folders_and_input_target_folders(tmp_path):
         write_wav(root / split / "ht1-input.wav", tone(110, 44100, 0.5), 44100)
         write_wav(root / split / "ht1-target.wav", tone(110, 44100, 0.5, 0.2), 44100)
     data = load_data(str(root), families.get("effects").data_spec)
-    assert len(data.x_train) == len(data.x_val) == len(data.x_test) == 22050 // 2048
+    assert len(data.x_train) == len(data.x_val) == len(data.x_test) == 1      # one 0.5 s clip each
     other = tmp_path / "fx2"
-    write_wav(other / "input" / "take1.wav", tone(110, 44100, 1.0), 44100)
-    write_wav(other / "target" / "take1.wav", tone(110, 44100, 1.0, 0.2), 44100)
+    write_wav(other / "input" / "take1.wav", tone(110, 44100, 4.0), 44100)     # 15 % is 0.6 s: one clip
+    write_wav(other / "target" / "take1.wav", tone(110, 44100, 4.0, 0.2), 44100)
     assert len(load_data(str(other), families.get("effects").data_spec).x_train) > 0
 
 
@@ -223,3 +223,12 @@ def test_every_change_to_the_audio_is_counted_once(tmp_path):
     for i in range(10):
         write_wav(same / "ab"[i % 2] / f"{i}.wav", tone(440, 16000, 2.0), 16000)
     assert load_data(str(same), families.get("speech").data_spec).changes == []
+
+
+def test_paired_audio_too_short_for_one_clip_is_named(tmp_path):
+    root = tmp_path / "fx"
+    write_wav(root / "input" / "take1.wav", tone(110, 44100, 1.0), 44100)      # 15 % of 1 s: no 0.5 s clip
+    write_wav(root / "target" / "take1.wav", tone(110, 44100, 1.0, 0.2), 44100)
+    with pytest.raises(BadInput, match=r"the val audio \(0\.15 s\) is shorter than one 22,050-sample segment "
+                                       r"\(0\.5 s\)"):
+        load_data(str(root), families.get("effects").data_spec)

@@ -284,7 +284,9 @@ def paired_dataset(name, spec, params, dry, wet, extra) -> Dataset:
     for s in SPLITS:
         n = len(dry[s]) // segment
         if n == 0:
-            raise BadInput(f"{name}: the {s} audio is shorter than one {segment}-sample segment")
+            rate = params["sample_rate"]
+            raise BadInput(f"{name}: the {s} audio ({len(dry[s]) / rate:.2f} s) is shorter than one {segment:,}-sample "
+                           f"segment ({segment / rate:g} s), the length the model trains on: give more audio")
         arrays[f"x_{s}"] = dry[s][: n * segment].reshape(n, segment, 1).astype(np.float32)
         arrays[f"y_{s}"] = wet[s][: n * segment].reshape(n, segment, 1).astype(np.float32)
     _check_finite(name, arrays)

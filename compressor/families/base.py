@@ -30,6 +30,10 @@ class Family:
         """(train, val) for keras fit: (x, y) pairs."""
         return (data.x_train, data.y_train), (data.x_val, data.y_val)
 
+    def truncation(self, model):
+        """None, or how `model` is trained with truncated backprop through time (a methods.tbptt.Truncation)."""
+        return None
+
     def device_form(self, model, data, rebuild) -> tuple:
         """(the model as the device runs it, calibration inputs, verification inputs, a note or None).
         `rebuild(**overrides)` builds a fresh model of the same zoo slot with some arguments overridden."""

@@ -1,7 +1,9 @@
 """Audio-effect emulation (a fuzz pedal) by a recurrent model, run sample by sample on the device.
 
-Data: x = dry, y = wet sequences (n, 2048, 1) at 44.1 kHz (consecutive 2048-sample segments, the source's
-truncated-backprop length); extra: whole dry/wet test audio (test_dry, test_wet). Built-in sizes are seconds.
+Data: x = dry, y = wet sequences (n, 22050, 1) at 44.1 kHz: consecutive 0.5 s clips, as the training code the
+source followed cuts its audio; extra: whole dry/wet test audio (test_dry, test_wet). Built-in sizes are seconds.
+The recurrent models train on the clips with truncated backprop through time, an update every 2048 samples
+(methods.tbptt); the ESR figures are over the test clips, each from a zero state.
 """
 
 import time
@@ -26,7 +28,7 @@ def _builtin(params, quick, seed):
     return paired_dataset("builtin:effects", DATA, params, dry, wet, {"effect": builtin.FUZZ_PARAMS})
 
 
-DATA = DataSpec("effects", "regression", "raw_waveform", {"sample_rate": 44100, "length": 2048},
+DATA = DataSpec("effects", "regression", "raw_waveform", {"sample_rate": 44100, "length": 22050},
                 sizes={True: (20.0, 5.0, 5.0), False: (60.0, 15.0, 15.0)}, generate=_builtin, layouts=("paired",))
 
 
@@ -35,6 +37,16 @@ class Effects(Regressor):
     name = "effects"
     data_spec = DATA
     expected_views = ("waveforms",)
+
+    def truncation(self, model):
+        """TBPTT for the zoo's sequence models (a plain Keras RNN layer named 'rnn'); a model of another form (a
+        pruning wrapper around it, a user's own) trains on whole clips."""
+        from ..methods.tbptt import Truncation
+        from ..zoo import effects
+
+        if effects.plain_rnn(model) is None:
+            return None
+        return Truncation(effects.state_passing_model(model), tuple(effects.state_sizes(model)))
 
     def device_form(self, model, data, rebuild):
         """A one-step streaming model with one packed [sample, state] tensor in and out."""

@@ -32,7 +32,8 @@ import tensorflow as tf
 
 from compressor.errors import BadInput
 from compressor.methods.losses import get_loss
-from compressor.methods.fit import as_dataset, batches_per_epoch, learning_rate, make_optimizer, on_disk, set_seed
+from compressor.methods.fit import (as_dataset, batches_per_epoch, learning_rate, make_optimizer, on_disk, set_seed,
+                                    updates_per_batch)
 
 
 def _unpack(data):
@@ -128,34 +129,49 @@ class Distiller(_Base):
         return self._track(**self._terms(*self._split(data), training=False))
 
 
-def tor_loss(y_true, y_student, y_teacher, epsilon, base_loss):
-    """TOR (seeds/002 eq. 3.4): base_loss(target, student) counting only elements where |target - teacher| <=
-    epsilon; elsewhere the student's output is replaced by the target (no error, no gradient)."""
+def tor_keep(y_true, y_teacher, epsilon):
+    """TOR's mask (seeds/002 eq. 3.4): the elements where the teacher is within epsilon of the target."""
+    return tf.abs(tf.cast(y_true, tf.float32) - tf.cast(y_teacher, tf.float32)) <= epsilon
+
+
+def tor_loss(y_true, y_student, keep, base_loss):
+    """base_loss(target, student) counting only the elements `keep` (tor_keep) marks; elsewhere the student's output
+    is replaced by the target (no error, no gradient)."""
     y_true = tf.cast(y_true, y_student.dtype)
-    keep = tf.abs(y_true - tf.cast(y_teacher, y_student.dtype)) <= epsilon
-    return base_loss(y_true, tf.where(keep, y_student, tf.stop_gradient(y_true))), keep
+    return base_loss(y_true, tf.where(keep, y_student, tf.stop_gradient(y_true)))
 
 
 class TORDistiller(_Base):
-    """Teacher outlier rejection for regression; `loss` is the student's normal loss (default ESR + DC)."""
+    """Teacher outlier rejection for regression; `loss` is the student's normal loss (default ESR + DC). With a
+    `truncation` (methods.tbptt) the student is trained on clips with truncated backprop through time, the teacher's
+    outputs over each whole clip (its state carried through it) deciding which elements count."""
 
-    def __init__(self, student, teacher, epsilon, loss="esr_dc", **kwargs):
+    def __init__(self, student, teacher, epsilon, loss="esr_dc", truncation=None, **kwargs):
         super().__init__(student, teacher, **kwargs)
         if epsilon < 0:
             raise BadInput(f"distill: TOR epsilon {epsilon} must be >= 0")
-        self.epsilon, self.base_loss = float(epsilon), get_loss(loss)
+        self.epsilon, self.base_loss, self.truncation = float(epsilon), get_loss(loss), truncation
 
     def train_step(self, data):
         x, y, teacher_out = self._split(data)
-        with tf.GradientTape() as tape:
-            loss, keep = tor_loss(y, self.student(x, training=True), teacher_out, self.epsilon, self.base_loss)
+        keep = tor_keep(y, teacher_out, self.epsilon)
         variables = self.student.trainable_variables
-        self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        if self.truncation is None:
+            with tf.GradientTape() as tape:
+                loss = tor_loss(y, self.student(x, training=True), keep, self.base_loss)
+            self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        else:
+            loss = self.truncation.train_on_clips(
+                self.optimizer, variables, x, y,
+                lambda y_, yhat, start, stop: tor_loss(y_, yhat, keep[:, start:stop], self.base_loss))
         return self._track(loss=loss, kept_fraction=tf.reduce_mean(tf.cast(keep, tf.float32)))
 
     def test_step(self, data):
         x, y, _ = self._split(data)
-        return self._track(student_loss=self.base_loss(y, self.student(x, training=False)))
+        yhat = self.student(x, training=False)
+        if self.truncation is not None:
+            return self._track(student_loss=self.truncation.warm_loss(y, yhat, self.base_loss))
+        return self._track(student_loss=self.base_loss(y, yhat))
 
 
 class EmbeddingDistiller(_Base):
@@ -245,7 +261,7 @@ def distill(distiller, data_train, data_val=None, *, optimizer="adam", lr=1e-3, 
     set_seed(seed)
     if data_train is None and not steps_per_epoch:
         raise BadInput("distill: data-free KD needs steps_per_epoch when no training data is given")
-    batches = steps_per_epoch or batches_per_epoch(data_train, batch_size)
+    batches = (steps_per_epoch or batches_per_epoch(data_train, batch_size)) * updates_per_batch(distiller, data_train)
     distiller.compile(optimizer=make_optimizer(optimizer, learning_rate(lr, lr_schedule, epochs * batches)))
     with ExitStack() as stack:
         if distiller.caches_teacher and not any(isinstance(d, tf.data.Dataset) for d in (data_train, data_val)):

@@ -42,6 +42,15 @@ def batches_per_epoch(data, batch_size) -> int:
     return -(-len(tf.nest.flatten(data)[0]) // batch_size)
 
 
+def updates_per_batch(model, data) -> int:
+    """Optimizer steps `model` takes a batch of `data`: 1, or a TBPTT trainer's updates for a batch of clips
+    (methods.tbptt) - a learning-rate schedule counts those."""
+    truncation = getattr(model, "truncation", None)
+    if truncation is None or data is None or isinstance(data, tf.data.Dataset):
+        return 1
+    return truncation.updates(tf.nest.flatten(data)[0].shape[1])
+
+
 def make_optimizer(name, lr):
     """A Keras optimizer by name, any case ("adam", "AdamW", "sgd" ...), with learning rate `lr` (a number or a
     schedule)."""
@@ -124,7 +133,8 @@ def fit(model, data_train, data_val=None, *, loss, optimizer="adam", lr=1e-3, ep
     """Compile `model` with `loss` (a name for get_loss, or a callable) and `optimizer`, fit it, return the history
     (metric name -> list of per-epoch values)."""
     set_seed(seed)
-    rate = learning_rate(lr, lr_schedule, epochs * batches_per_epoch(data_train, batch_size))
+    rate = learning_rate(lr, lr_schedule, epochs * batches_per_epoch(data_train, batch_size)
+                         * updates_per_batch(model, data_train))
     model.compile(optimizer=make_optimizer(optimizer, rate), loss=get_loss(loss, **(loss_params or {})),
                   metrics=list(metrics or []))
     history = model.fit(as_dataset(data_train, batch_size, shuffle_seed=seed), epochs=epochs,

@@ -118,6 +118,7 @@ def check_fit_params(params, where):
 def fit_model(ctx, model, params, callbacks=()):
     """Fit `model` on the run's data with a step's fit parameters, the run's progress callback included."""
     from ..methods.fit import fit
+    from ..methods.tbptt import Trainer
 
     if not ctx.data.labelled:
         raise BadInput(f"{ctx.data.name}: a step trains '{model.name}' but the data has no labels or targets "
@@ -125,7 +126,9 @@ def fit_model(ctx, model, params, callbacks=()):
     train, val = ctx.family.fit_arrays(model, ctx.data, ctx.seed)
     loss, loss_params = auto_loss(model, ctx.family.task) if params["loss"] == AUTO_LOSS else (
         params["loss"], params["loss_params"])
-    return fit(model, train, val, loss=loss, optimizer=params["optimizer"], lr=params["lr"],
+    truncation = ctx.family.truncation(model)        # the effects models: truncated backprop through time
+    trained = Trainer(model, truncation) if truncation else model
+    return fit(trained, train, val, loss=loss, optimizer=params["optimizer"], lr=params["lr"],
                epochs=params["epochs"], batch_size=params["batch_size"], seed=ctx.seed,
                loss_params=loss_params, lr_schedule=params["lr_schedule"],
                callbacks=[*callbacks, *fit_callbacks(ctx, params["epochs"])])

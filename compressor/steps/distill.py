@@ -31,7 +31,8 @@ class Distill(StepKind):
             distiller = kd.Distiller(student, teacher, temperature=params["temperature"], alpha=params["alpha"],
                                      student_probs=_ends_in_softmax(student), teacher_probs=_ends_in_softmax(teacher))
         elif method == "tor":
-            distiller = kd.TORDistiller(student, teacher, epsilon=params["epsilon"], loss=params["loss"] or "esr_dc")
+            distiller = kd.TORDistiller(student, teacher, epsilon=params["epsilon"], loss=params["loss"] or "esr_dc",
+                                        truncation=ctx.family.truncation(student))
         elif method == "embedding":
             from ..zoo import mae
             teacher = mae.encoder_of(teacher)

@@ -5,6 +5,8 @@ Dense 1 per step -> + input sample (residual) -> (batch, time, 1) wet samples.
 Teacher: LSTM hidden 64 (16,961 Keras parameters; PyTorch's two bias vectors make it 17,217).
 Students: GRU with reset_after=True (PyTorch's layout): hidden 64 / 16 / 8 -> 12,929 / 929 / 273 parameters.
 
+State-passing model (training with truncated backprop through time): the sequence model with its state in and out.
+
 Streaming model (device use): one step, inputs [sample (1, 1), state (1, hidden) ...] -> outputs
 [sample (1, 1), state ...], built by calling the sequence model's own cell and Dense layers (shared weights), so
 the graph is plain MatMul / Add / Mul / Logistic / Tanh and converts to TFLite builtin ops (no TensorList loop).
@@ -68,8 +70,32 @@ def streaming_model(seq_model: keras.Model) -> keras.Model:
     return keras.Model([sample] + states, outputs, name=f"{seq_model.name}_streaming")
 
 
+def state_passing_model(seq_model: keras.Model) -> keras.Model:
+    """[dry (batch, time, 1), *states] -> [wet (batch, time, 1), *final states], sharing seq_model's weights: the
+    sequence model with its recurrent state passed in and out (truncated backprop through time, methods.tbptt)."""
+    rnn = _rnn(seq_model)
+    dense = seq_model.get_layer("out_dense")
+    residual = any(layer.name == "residual" for layer in seq_model.layers)
+    dry = keras.Input((None, 1), name="dry")
+    states = [keras.Input((n,), name=f"state{i}") for i, n in enumerate(state_sizes(seq_model))]
+    # the same cell in an RNN that also returns its last state (the model's own layer returns the sequence only)
+    out = L.RNN(rnn.cell, return_sequences=True, return_state=True, name="rnn_passing_state")(
+        dry, initial_state=states)
+    y = dense(out[0])
+    if residual:
+        y = L.Add(name="residual_passing_state")([y, dry])
+    return keras.Model([dry] + states, [y] + list(out[1:]), name=f"{seq_model.name}_passing_state")
+
+
+def plain_rnn(seq_model):
+    """The model's recurrent layer: a plain Keras RNN layer named 'rnn', or None (a user's own model, or the layer in
+    a pruning wrapper)."""
+    layer = next((layer for layer in seq_model.layers if layer.name == "rnn"), None)
+    return layer if isinstance(layer, keras.layers.RNN) else None
+
+
 def _rnn(seq_model):
-    try:
-        return seq_model.get_layer("rnn")
-    except ValueError:
-        raise BadInput(f"model {seq_model.name!r}: expected an effects model with a layer named 'rnn'") from None
+    layer = plain_rnn(seq_model)
+    if layer is None:
+        raise BadInput(f"model {seq_model.name!r}: expected an effects model with a Keras RNN layer named 'rnn'")
+    return layer
