@@ -152,7 +152,7 @@ def run_recipe(recipe, *, data=None, out=None, quick=False, resume=False, seed=N
     steps.check_recipe(ctx)                 # everything that can be rejected is rejected before training
     _check_free_disk(out, ctx.models)
 
-    checkpoint = Checkpoint(out / CHECKPOINT, _fingerprint(recipe, seed, quick, dataset.name))
+    checkpoint = Checkpoint(out / CHECKPOINT, _prefix_fingerprints(recipe, seed, quick, dataset.name))
     start = checkpoint.restore(ctx) if resume else 0
     if not resume:
         checkpoint.clear()
@@ -231,10 +231,11 @@ class Checkpoint:
     Within a step, each fit backs up its finished epochs (methods.fit.EpochBackup, in a folder per step and fit), so
     a resumed run continues the unfinished step after its last finished epoch; the step's end replaces them. Such a
     resume is not bit-exact: the later epochs see another shuffle order and random draws than an uninterrupted run's
-    (one resumed at a step's end is exact)."""
+    (one resumed at a step's end is exact). A checkpoint after k steps serves any recipe whose first k steps are the
+    same (_prefix_fingerprints): copied into another recipe's --out, it spares that recipe the shared training."""
 
-    def __init__(self, folder: Path, fingerprint: str):
-        self.folder, self.fingerprint = folder, fingerprint
+    def __init__(self, folder: Path, fingerprints: list):
+        self.folder, self.fingerprints = folder, fingerprints    # fingerprints[k]: of the recipe's first k steps
         self.step, self.fits = 0, 0
 
     def start_step(self, index: int):
@@ -249,7 +250,8 @@ class Checkpoint:
         return any(p.is_file() for p in self._epochs().glob(f"step{self.step + 1}-fit*/**/*"))
 
     def _epochs(self) -> Path:
-        return self.folder / f"epochs-{self.fingerprint}"   # another recipe's epochs are never taken for this one's
+        # keyed by the steps up to this one: no other recipe's epochs are taken for this step's
+        return self.folder / f"epochs-{self.fingerprints[self.step + 1]}"
 
     def clear(self):
         shutil.rmtree(self.folder, ignore_errors=True)
@@ -258,7 +260,8 @@ class Checkpoint:
         with atomic.staged_dir(self.folder) as tmp:
             for slot, model in ctx.models.items():
                 model.save_weights(str(tmp / f"{slot}.weights.h5"))
-            state = {"fingerprint": self.fingerprint, "steps_done": steps_done, "trained": sorted(ctx.trained),
+            state = {"fingerprint": self.fingerprints[steps_done], "steps_done": steps_done,
+                     "trained": sorted(ctx.trained),
                      "state": ctx.state, "record": {k: ctx.record[k] for k in RESUMED}}
             (tmp / "state.json").write_text(json.dumps(state, default=plain))
 
@@ -275,10 +278,10 @@ class Checkpoint:
             ctx.log("no step finished before the run stopped: starting with the first")
             return 0
         state = json.loads(state_file.read_text())
-        if state["fingerprint"] != self.fingerprint:
-            raise BadInput(f"{self.folder}: the checkpoint was made by a different recipe, seed, profile or data; "
-                           "run without --resume")
         done = state["steps_done"]
+        if done >= len(self.fingerprints) or state["fingerprint"] != self.fingerprints[done]:
+            raise BadInput(f"{self.folder}: the checkpoint's {done} finished step(s) are not this recipe's first "
+                           f"{done} (other models, steps, seed, profile or data); run without --resume")
         for step in ctx.recipe.steps[:done]:
             steps.restructure(ctx, step)
         for slot, model in ctx.models.items():
@@ -312,6 +315,12 @@ def _check_free_disk(out: Path, models):
                        "checkpoints and outputs (choose another --out)")
 
 
-def _fingerprint(recipe: Recipe, seed, quick, data_name) -> str:
-    text = json.dumps([recipe.as_dict(), seed, quick, data_name], sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+def _prefix_fingerprints(recipe: Recipe, seed, quick, data_name) -> list:
+    """[k]: a fingerprint of what the recipe's first k steps produce - its family, target, models, seed, profile,
+    data and those steps' parameters, not its name, budgets or later steps - so a checkpoint after k steps serves any
+    recipe that begins with the same k steps: the same recipe with a later step edited, or another recipe that
+    trains the same float model before it quantizes it differently."""
+    d = recipe.as_dict()
+    base = [d["family"], d["target"], d["models"], seed, quick, data_name]
+    return [hashlib.sha256(json.dumps([base, d["steps"][:k]], sort_keys=True, default=str).encode()).hexdigest()[:16]
+            for k in range(len(recipe.steps) + 1)]

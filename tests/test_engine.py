@@ -137,6 +137,42 @@ def test_an_epoch_backup_restores_the_last_finished_epoch_not_the_partial_one(tm
     assert not [p for p in (tmp_path / "b").rglob("*") if p.is_file()]   # a fit that ran to its end removes it
 
 
+TINY_RECIPE = """name: {name}
+description: trainings of a 4-input linear classifier
+family: generic
+target: cortex-m4
+models:
+  model: {{path: "{{model}}"}}
+deliver: model
+steps:
+"""
+
+
+def tiny_step(name, epochs, lr=0.01):
+    return (f"  - {{name: {name}, kind: train, model: model, params: {{loss: auto, lr: {lr}, epochs: {epochs}, "
+            f"batch_size: 16}}}}\n")
+
+
+def tiny_recipe(path, name, *steps):
+    path.write_text(TINY_RECIPE.format(name=name) + "".join(steps))
+    return path
+
+
+def tiny_run(tmp_path, recipe, out, resume=False, on_epoch=None):
+    """A recipe of TINY_RECIPE's shape on a 4-input linear model and 200 labelled rows: (its log lines, the model)."""
+    from compressor.user_data import user_dataset
+
+    if not (tmp_path / "xy.npz").is_file():
+        x = np.random.default_rng(0).normal(size=(200, 4)).astype("float32")
+        np.savez(tmp_path / "xy.npz", x=x, y=(x[:, 0] > 0).astype("int64"))
+    tf.keras.utils.set_random_seed(0)
+    model = tf.keras.Sequential([tf.keras.Input((4,)), tf.keras.layers.Dense(2)])
+    lines = []
+    run = run_recipe(recipe, data=user_dataset(str(tmp_path / "xy.npz"), model, "classification"), out=out,
+                     models={"model": model}, resume=resume, log=lines.append, on_epoch=on_epoch, write_reports=False)
+    return lines, run.models["model"]
+
+
 def test_a_run_stopped_inside_a_step_resumes_from_its_last_finished_epoch(tmp_path):
     """SIGTERM after the 3rd of 6 epochs of a recipe's second step: the run stops (Interrupted) saying the step's
     finished epochs are kept; --resume restores step 1 and continues step 2 at epoch 4 - epochs 4 to 6 train."""
@@ -144,33 +180,12 @@ def test_a_run_stopped_inside_a_step_resumes_from_its_last_finished_epoch(tmp_pa
     import threading
 
     from compressor.errors import Interrupted
-    from compressor.user_data import user_dataset
 
     assert threading.current_thread() is threading.main_thread()   # the engine's signal handler is installed there
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(200, 4)).astype("float32")
-    np.savez(tmp_path / "xy.npz", x=x, y=(x[:, 0] > 0).astype("int64"))
-    recipe = tmp_path / "two_fits.yaml"
-    recipe.write_text("""name: two_fits
-description: two trainings of one model
-family: generic
-target: cortex-m4
-models:
-  model: {path: "{model}"}
-deliver: model
-steps:
-  - {name: warm, kind: train, model: model, params: {loss: auto, lr: 0.01, epochs: 2, batch_size: 16}}
-  - {name: long, kind: train, model: model, params: {loss: auto, lr: 0.01, epochs: 6, batch_size: 16}}
-""")
+    recipe = tiny_recipe(tmp_path / "two_fits.yaml", "two_fits", tiny_step("warm", 2), tiny_step("long", 6))
 
     def run(resume, on_epoch=None):
-        tf.keras.utils.set_random_seed(0)
-        model = tf.keras.Sequential([tf.keras.Input((4,)), tf.keras.layers.Dense(2)])
-        data = user_dataset(str(tmp_path / "xy.npz"), model, "classification")
-        lines = []
-        run_recipe(recipe, data=data, out=tmp_path / "out", models={"model": model}, resume=resume,
-                   log=lines.append, on_epoch=on_epoch, write_reports=False)
-        return lines
+        return tiny_run(tmp_path, recipe, tmp_path / "out", resume, on_epoch)[0]
 
     epochs_done = []
 
@@ -188,3 +203,32 @@ steps:
     assert [line.split(":")[0] for line in lines if line.startswith("[2/2 long] epoch ")] == \
         [f"[2/2 long] epoch {k}/6" for k in (4, 5, 6)]
     assert not list((tmp_path / "out" / ".checkpoint").glob("epochs-*"))   # the step's end replaced them
+
+
+def test_a_checkpoint_serves_another_recipe_that_begins_with_the_same_steps(tmp_path):
+    """A run's checkpoint after its one step, copied into the --out of a recipe (another name) whose first step is
+    the same: --resume takes that step's trained weights and runs only the second; a recipe whose first step differs
+    (another learning rate) is refused, naming the checkpoint."""
+    import shutil
+
+    steps = {"first": [tiny_step("warm", 2)], "longer": [tiny_step("warm", 2), tiny_step("more", 1)],
+             "other_lr": [tiny_step("warm", 2, lr=0.02), tiny_step("more", 1)]}
+    for name, recipe_steps in steps.items():
+        tiny_recipe(tmp_path / f"{name}.yaml", name, *recipe_steps)
+
+    def run(name, out, resume=False):
+        return tiny_run(tmp_path, tmp_path / f"{name}.yaml", out, resume)
+
+    run("first", tmp_path / "first")
+    for name in ("longer", "other_lr"):
+        shutil.copytree(tmp_path / "first" / ".checkpoint", tmp_path / name / ".checkpoint")
+    lines, resumed = run("longer", tmp_path / "longer", resume=True)
+    assert "resumed after step 1 of 2" in lines
+    assert not any(line.startswith("[1/2 warm]") for line in lines)          # the shared step is not trained again
+    assert [line.split(":")[0] for line in lines if " epoch " in line] == ["[2/2 more] epoch 1/1"]
+    _, whole = run("longer", tmp_path / "longer_whole")          # resumed at a step's end: bit for bit the same
+    for a, b in zip(resumed.get_weights(), whole.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(BadInput, match=r"other_lr/\.checkpoint: the checkpoint's 1 finished step\(s\) are not this "
+                                       r"recipe's first 1 .*run without --resume"):
+        run("other_lr", tmp_path / "other_lr", resume=True)
