@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from compressor import families
-from compressor.analysis import counts, mcu
+from compressor.analysis import counts, mcu, mcu_features
 from compressor.audio.dataset import load_data
 from compressor.export import streaming, tflite
 from compressor.graph import leaf_layers
@@ -120,17 +120,19 @@ class _Int8Predictor:
 
 
 def int8_metric(b, tflite_bytes, model, key):
-    """The task metric of an int8 model in the TFLite interpreter, fed as the device would be: the family's own
-    int8 figure where it has one (int8 accuracy, the streaming ESR), else its task figure of the interpreter's
-    outputs, else the linear probe on the int8 encoder's embeddings."""
+    """(the task metric of an int8 model in the TFLite interpreter, the float `model`'s on the same inputs or None),
+    fed as the device would be: the family's own int8 figure and its float figure beside it where it has them (int8
+    and float accuracy on the same examples, the streaming ESR and the float ESR on the same audio), else its task
+    figure of the interpreter's outputs, else the linear probe on the int8 encoder's embeddings."""
     if key is None:
-        return _probe(b, lambda x: _embed_tflite(tflite_bytes, x))
+        return _probe(b, lambda x: _embed_tflite(tflite_bytes, x)), None
     n = min(METRIC_SAMPLES, len(b.data.x_test))
     own, _ = b.family.device_metrics(tflite_bytes, model, b.data, n, b.quick)
-    match = next((k for k in own if k.startswith("int8") and k.endswith(key)), None)
-    if match:
-        return own[match]["value"]
-    return b.family.evaluate(_Int8Predictor(tflite_bytes), _head(b.data, n))[key]["value"]
+    int8 = next((k for k in own if k.startswith("int8") and k.endswith(key)), None)
+    if int8:
+        float_ = next((k for k in own if k.startswith("float") and k.endswith(key)), None)
+        return own[int8]["value"], own[float_]["value"] if float_ else None
+    return b.family.evaluate(_Int8Predictor(tflite_bytes), _head(b.data, n))[key]["value"], None
 
 
 def _embed_keras(model, x):
@@ -187,25 +189,35 @@ def host_latency_s(tflite_bytes) -> float:
 
 def int8_row(b, tflite_bytes, model, key):
     total = counts.totals(counts.tflite_layer_counts(tflite_bytes))
-    row = {"metric": int8_metric(b, tflite_bytes, model, key), "bytes": len(tflite_bytes), "bytes_by": "int8 .tflite",
+    metric, float_metric = int8_metric(b, tflite_bytes, model, key)
+    row = {"metric": metric, "bytes": len(tflite_bytes), "bytes_by": "int8 .tflite",
            "macs": total["macs"], "sparsity": total["zeros"] / max(total["params"], 1),
            "host_latency_s": host_latency_s(tflite_bytes)}
-    row.update(_target_estimates(b, total["macs"]))
+    if float_metric is not None:
+        row["float_metric_same_inputs"] = float_metric
+    row.update(_target_estimates(b, tflite_bytes))
     return row
 
 
-def _target_estimates(b, macs):
+def _target_estimates(b, tflite_bytes):
+    """The target's latency and energy of an int8 flatbuffer, by the estimate the toolkit's own export gives
+    (per operator, calibrated on MLPerf Tiny), so that every int8 row is priced alike."""
     if b.target.kind != "mcu":
         return {"latency_s": _na("an int8 TFLite model runs on a CPU, not in the FPGA fabric"),
                 "energy_j": _na("idem")}
-    return {"latency_s": mcu.latency_s(macs, b.target)["value"], "energy_j": mcu.energy_j(macs, b.target)["value"]}
+    cost = mcu.estimate(mcu_features.operator_features(tflite_bytes), b.target,
+                        activations=tflite.activations_of(tflite_bytes))
+    return {"latency_s": cost["latency_s"]["value"], "energy_j": cost["energy_j"]["value"]}
 
 
 # ---------------------------------------------------------------- the four rows
 
-def float_row(b, model, key):
+def float_row(b, model, key, metric=None):
+    """The float model's row; its metric `metric` when given (measured on the int8 rows' inputs), else keras on the
+    test split."""
     total = counts.totals(counts.keras_layer_counts(model))
-    row = {"metric": keras_metric(b, model, key), "bytes": total["params"] * 4, "bytes_by": "float32 weights",
+    row = {"metric": keras_metric(b, model, key) if metric is None else metric,
+           "bytes": total["params"] * 4, "bytes_by": "float32 weights",
            "macs": total["macs"], "sparsity": total["zeros"] / max(total["params"], 1),
            "host_latency_s": _na("float model: the host column times int8 TFLite"),
            "latency_s": _na("the targets run int8"), "energy_j": _na("the targets run int8")}
@@ -306,11 +318,12 @@ def compressor_row(b, key):
 
 def comparison_rows(b, plain, plain_slot, plain_label, qat_epochs):
     """float / ptq / qat / compressor, each a dict of columns or 'not applicable: why'. `plain` is the float model
-    the baselines start from (model slot `plain_slot`), `plain_label` says which it is."""
+    the baselines start from (model slot `plain_slot`), `plain_label` says which it is. Where the family measures the
+    float model beside the int8 one (device_metrics), the float row is that figure: every row on the same inputs."""
     key = metric_key(b, plain)
     rows = {"float_source": plain_label}
-    for name, fn in (("float", lambda: float_row(b, plain, key)),
-                     ("tflite_ptq", lambda: ptq_row(b, plain, plain_slot, key)),
+    for name, fn in (("tflite_ptq", lambda: ptq_row(b, plain, plain_slot, key)),
+                     ("float", lambda: float_row(b, plain, key, rows["tflite_ptq"].get("float_metric_same_inputs"))),
                      ("tfmot_qat", lambda: qat_row(b, plain, plain_slot, key, qat_epochs)),
                      ("compressor", lambda: compressor_row(b, key))):
         try:

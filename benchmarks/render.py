@@ -11,9 +11,10 @@ WHY_NOT_PTQ = {
                         "PTQ keeps more precision, and its int8 TFLite model runs on a CPU, not in the FPGA fabric.",
 }
 READING = {
-    "effects_gru_tor": "The float row is the ESR on the test segments (keras); the int8 rows stream the first 0.25 s "
-                       "of test audio through the int8 model. On that same audio the recipe's record has the float "
-                       "student's ESR (`float_span_esr`), with a check that the int8 one is within 0.05 of it.",
+    "effects_gru_tor": "Every row is measured on the same audio, the first 0.25 s of test audio from a zero state: the "
+                       "float row runs the float student over it as one sequence (keras), the int8 rows stream it "
+                       "sample by sample through the int8 one-step model. The recipe's record has the same pair "
+                       "(`float_span_esr`, `int8_streaming_esr`), with a check that they are within 0.05.",
 }
 
 
@@ -70,11 +71,14 @@ def _verdict(rows, metric_name):
 def comparison(recipe_jobs):
     lines = ["## 1. compressor against the plain tools", "",
              "Same data (the recipe's built-in data, its test split), same float starting model for the baselines. "
-             "Metric measured on the test split (int8 rows: TFLite interpreter, up to 200 examples; effects: "
-             "streaming ESR over the first 0.25 s (quick) or 1 s (full) of test audio; MAE: linear-probe accuracy on "
-             "mean-pooled embeddings). MACs counted (int8 rows: on the flatbuffer, NeSsi rules); sparsity = zero "
-             "weights / weights; target latency and energy estimated (MACs x cycles/MAC / clock x power, or the FPGA "
-             "first-order model); host latency measured: median of 50 TFLite interpreter invokes on this machine.", ""]
+             "Metric measured on the test split: every row on the same inputs where the family measures float and "
+             "int8 side by side (classifiers: the first 200 test examples; effects: the first 0.25 s (quick) or 1 s "
+             "(full) of test audio, streamed through the int8 models); otherwise the float row on the whole test "
+             "split and the int8 rows on up to 200 examples (TFLite interpreter); MAE: linear-probe accuracy on "
+             "mean-pooled embeddings. MACs counted (int8 rows: on the flatbuffer, NeSsi rules); sparsity = zero "
+             "weights / weights; target latency and energy estimated alike for every int8 row (compressor's own "
+             "per-operator estimate, calibrated on MLPerf Tiny: cycles / clock, x power; or the FPGA first-order "
+             "model); host latency measured: median of 50 TFLite interpreter invokes on this machine.", ""]
     for job in recipe_jobs:
         name = job.get("recipe", job["job"])
         rows = job.get("rows")
