@@ -159,7 +159,9 @@ def cost(recipe_jobs, analyze_jobs, scaling):
 
 def realtime(recipe_jobs):
     lines = ["## 3. Effects in real time (1 s of 44.1 kHz audio)", "",
-             "Float Keras: the whole second as one sequence (`model.predict`). Int8: the one-step streaming model in "
+             "Float Keras: the whole second as one sequence, XLA-compiled (the median of 3 runs, as the recipe's "
+             "record times it; keras' own recurrent loop costs about 0.7 s whatever the model's size). Int8: the "
+             "one-step streaming model in "
              "the TFLite interpreter, one invoke per sample as the firmware runs it (Python loop overhead included). "
              "Real-time factor = processing time / 1 s (< 1 is faster than real time). MAC rate = MACs per sample "
              "(counted on the int8 flatbuffer) x 44,100; utilisation = that / the target's MAC/s (estimated).", "",

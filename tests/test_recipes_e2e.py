@@ -120,8 +120,9 @@ def test_effects_reports_teacher_student_and_tor_esr(runs):
     assert metric(record, "train_teacher", "esr") < 0.35
     assert metric(record, "train_student_no_kd", "esr") < 0.5
     assert metric(record, "distill_tor", "esr") < 0.5
-    for step in ("train_teacher", "train_student_no_kd", "distill_tor"):
-        assert metric(record, step, "seconds_for_1s_audio") > 0
+    for step in ("train_teacher", "train_student_no_kd", "distill_tor"):     # timed as the source does (its CPU
+        timing = next(s for s in record["steps"] if s["name"] == step)["metrics"]["seconds_for_1s_audio"]
+        assert timing["value"] > 0 and timing["by"].startswith("XLA-compiled inference")   # loop compiled)
     # float and int8 on the same stretch of test audio, within 0.05 (measured 0.386 / 0.389), a check of the run
     int8, float_ = metric(record, "ptq", "int8_streaming_esr"), metric(record, "ptq", "float_span_esr")
     row = next(c for c in record["checks"] if c["name"] == "int8_vs_float_esr")
