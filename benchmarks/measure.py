@@ -344,8 +344,8 @@ def realtime_rate(b) -> int | None:
 
 def realtime(b, seconds=1.0):
     """1 s of audio at the recipe's real-time rate through teacher and delivered model: float Keras over the
-    sequence (XLA-compiled, as the recipe's record times it), int8 TFLite streaming one sample per invoke as the firmware would (the family's device form); the
-    real-time factor and the MAC rate each needs."""
+    sequence (XLA-compiled, as the recipe's record times it), int8 TFLite streaming one sample per invoke as the
+    firmware would (the family's device form); the real-time factor and the MAC rate each needs."""
     rate = realtime_rate(b)
     signal = np.resize(b.data.extra["test_dry"], int(seconds * rate)).astype(np.float32)
     mac_rates = {name: mcu.macs_per_second(load_target(name)) for name in ("cortex-m4", "cortex-m7", "cortex-m33")}
