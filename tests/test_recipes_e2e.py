@@ -155,7 +155,7 @@ def test_metric_budgets_gate_a_run_and_compress_check(runs, capsys):
     rows = {(b["name"], b["op"]): b for b in record["budgets"] if b["source"] == "cli"}
     assert rows[("accuracy", ">=")]["value"] == metric(record, "distill", "accuracy")
     drop = metric(record, "ptq", "float_accuracy") - metric(record, "ptq", "int8_accuracy")
-    assert rows[("metric_drop", "<=")]["value"] == pytest.approx(drop)
+    assert rows[("metric_drop", "<=")]["value"] == pytest.approx(drop, abs=5e-7)     # the record rounds it to 1e-6
     report = str(out / "report.json")
     assert main(["check", report, "--budget", "accuracy>=0.99"]) == EXIT_BUDGET
     assert main(["check", report, "--budget", "log_loss<=0.01"]) == EXIT_BUDGET
@@ -206,7 +206,7 @@ KILLED = "encodecmae_lite_int8"   # the shortest recipe with several training st
 
 
 @with_run(KILLED)
-def test_killed_run_resumes_to_the_same_result(runs, tmp_path):
+def test_killed_run_resumes_to_the_same_result(tmp_path):
     """SIGTERM as the third step starts training: exit 130, no artifact in the output folder, a checkpoint;
     --resume then ends with the figures of an uninterrupted run (same seed, same machine). Stopped before the step
     finished an epoch, the run resumes at the step's start, which is exact (a resume from a finished epoch of the
@@ -217,9 +217,16 @@ def test_killed_run_resumes_to_the_same_result(runs, tmp_path):
     import sys
     import time
 
-    _, reference, reference_out = runs(KILLED)
-    out = tmp_path / "out"
-    command = [sys.executable, "-m", "compressor.cli", "--recipe", KILLED, "--quick", "--out", str(out)]
+    def command(folder):
+        return [sys.executable, "-m", "compressor.cli", "--recipe", KILLED, "--quick", "--out", str(folder)]
+
+    # the uninterrupted run is a fresh process too, run beside the killed one: the same recipe run inside a test
+    # worker that ran other tests before can differ in the last digits (seen: pretrain loss 6.170881 there, 6.170796
+    # in every fresh process, alone or two at once)
+    out, reference_out = tmp_path / "out", tmp_path / "uninterrupted"
+    with open(tmp_path / "uninterrupted.txt", "w") as f:
+        uninterrupted = subprocess.Popen(command(reference_out), stdout=f, stderr=subprocess.STDOUT)
+    command = command(out)
     log = tmp_path / "log.txt"
     with open(log, "w") as f:
         proc = subprocess.Popen(command, stdout=f, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
@@ -236,6 +243,8 @@ def test_killed_run_resumes_to_the_same_result(runs, tmp_path):
 
     resumed = subprocess.run(command + ["--resume"], capture_output=True, text=True, timeout=900)
     assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-2000:]
+    assert uninterrupted.wait(timeout=900) == 0, (tmp_path / "uninterrupted.txt").read_text()[-2000:]
+    reference = json.loads((reference_out / "report.json").read_text())
     assert "resumed after step 2 of 5" in resumed.stdout and "continuing from epoch" not in resumed.stdout
     record = json.loads((out / "report.json").read_text())
     for step, ref in zip(record["steps"], reference["steps"]):
