@@ -217,7 +217,7 @@ def test_killed_run_resumes_to_the_same_result(tmp_path):
     import sys
     import time
 
-    def command(folder):
+    def command_into(folder):
         return [sys.executable, "-m", "compressor.cli", "--recipe", KILLED, "--quick", "--out", str(folder)]
 
     # the uninterrupted run is a fresh process too, run beside the killed one: the same recipe run inside a test
@@ -225,8 +225,8 @@ def test_killed_run_resumes_to_the_same_result(tmp_path):
     # in every fresh process, alone or two at once)
     out, reference_out = tmp_path / "out", tmp_path / "uninterrupted"
     with open(tmp_path / "uninterrupted.txt", "w") as f:
-        uninterrupted = subprocess.Popen(command(reference_out), stdout=f, stderr=subprocess.STDOUT)
-    command = command(out)
+        uninterrupted = subprocess.Popen(command_into(reference_out), stdout=f, stderr=subprocess.STDOUT)
+    command = command_into(out)
     log = tmp_path / "log.txt"
     with open(log, "w") as f:
         proc = subprocess.Popen(command, stdout=f, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})

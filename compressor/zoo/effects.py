@@ -54,9 +54,7 @@ def state_sizes(seq_model: keras.Model) -> list[int]:
 
 def streaming_model(seq_model: keras.Model) -> keras.Model:
     """The one-step model sharing seq_model's weights: [sample, *states] -> [sample, *new_states]."""
-    rnn = _rnn(seq_model)
-    dense = seq_model.get_layer("out_dense")
-    residual = any(layer.name == "residual" for layer in seq_model.layers)
+    rnn, dense, residual = _parts(seq_model)
     sample = keras.Input((1,), batch_size=1, name="sample")
     states = [keras.Input((n,), batch_size=1, name=f"state{i}") for i, n in enumerate(state_sizes(seq_model))]
     # calling the cell on one step is the RNN's own math, without the while-loop around it
@@ -73,9 +71,7 @@ def streaming_model(seq_model: keras.Model) -> keras.Model:
 def state_passing_model(seq_model: keras.Model) -> keras.Model:
     """[dry (batch, time, 1), *states] -> [wet (batch, time, 1), *final states], sharing seq_model's weights: the
     sequence model with its recurrent state passed in and out (truncated backprop through time, methods.tbptt)."""
-    rnn = _rnn(seq_model)
-    dense = seq_model.get_layer("out_dense")
-    residual = any(layer.name == "residual" for layer in seq_model.layers)
+    rnn, dense, residual = _parts(seq_model)
     dry = keras.Input((None, 1), name="dry")
     states = [keras.Input((n,), name=f"state{i}") for i, n in enumerate(state_sizes(seq_model))]
     # the same cell in an RNN that also returns its last state (the model's own layer returns the sequence only)
@@ -85,6 +81,12 @@ def state_passing_model(seq_model: keras.Model) -> keras.Model:
     if residual:
         y = L.Add(name="residual_passing_state")([y, dry])
     return keras.Model([dry] + states, [y] + list(out[1:]), name=f"{seq_model.name}_passing_state")
+
+
+def _parts(seq_model):
+    """(the recurrent layer, the output Dense, whether the input is added back): what the other forms are built of."""
+    return (_rnn(seq_model), seq_model.get_layer("out_dense"),
+            any(layer.name == "residual" for layer in seq_model.layers))
 
 
 def plain_rnn(seq_model):
